@@ -1,0 +1,5 @@
+import sys
+
+from edgechat.cli import main
+
+sys.exit(main())

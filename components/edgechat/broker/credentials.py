@@ -1,0 +1,136 @@
+"""Broker credentials: the system account and per-session client credentials.
+
+A client credential is a fresh client id (also the username) and a random
+password; the broker binds the two, so the credential *is* the identity.  This
+is the edge's stand-in for Cognito's temporary credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from edgechat.broker import passwords
+from edgechat.broker.config import SYSTEM_USER, BrokerFiles
+from edgechat.runtime import read_runtime
+from edgechat.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    client_id: str
+    username: str
+    password: str
+    nick: str | None
+    mqtt_url: str
+    ws_url: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clientId": self.client_id,
+            "username": self.username,
+            "password": self.password,
+            "nick": self.nick,
+            "mqttUrl": self.mqtt_url,
+            "wsUrl": self.ws_url,
+        }
+
+
+def public_host(settings: Settings) -> str:
+    """The host name to put in URLs handed to clients."""
+    if settings.public_host:
+        return settings.public_host
+    if settings.host in ("0.0.0.0", "::", ""):
+        return socket.gethostname()
+    return settings.host
+
+
+def broker_files(settings: Settings) -> BrokerFiles:
+    return BrokerFiles(settings.paths.broker)
+
+
+def system_password(settings: Settings) -> str:
+    """The system account's password, made on first use (0600, in secrets/)."""
+    path = settings.paths.secrets / "system.json"
+    files = broker_files(settings)
+    with passwords.locked(path):
+        if path.exists():
+            password = json.loads(path.read_text())["password"]
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            password = passwords.new_password()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump({"username": SYSTEM_USER, "password": password}, out)
+        users = passwords.read_users(files.system_passwords)
+        if not passwords.verify_password(password, users.get(SYSTEM_USER, "")):
+            passwords.write_users(files.system_passwords, {SYSTEM_USER: passwords.hash_password(password)})
+    return password
+
+
+def new_client_id() -> str:
+    return secrets.token_urlsafe(12)  # 16 characters of [A-Za-z0-9_-]
+
+
+def issue(settings: Settings, nick: str | None = None, *, wait_s: float = 5.0) -> Credentials:
+    """Make a client credential.  If ``edgechat up`` runs on this data dir, the
+    broker reloads its password file and the credential works on return."""
+    files = broker_files(settings)
+    client_id = new_client_id()
+    password = passwords.new_password()
+    passwords.add_user(files.client_passwords, client_id, password)
+    runtime = read_runtime(settings.paths)
+    if runtime is not None:
+        settings = runtime.settings
+        if runtime.broker_pid:
+            os.kill(runtime.broker_pid, signal.SIGHUP)
+            _wait_until_accepted(settings, client_id, password, wait_s)
+    host = public_host(settings)
+    return Credentials(
+        client_id=client_id,
+        username=client_id,
+        password=password,
+        nick=nick,
+        mqtt_url=f"mqtt://{host}:{settings.mqtt_port}",
+        ws_url=f"ws://{host}:{settings.ws_port}/mqtt",
+    )
+
+
+def revoke(settings: Settings, client_id: str) -> bool:
+    """Remove a client credential (connected clients stay until they reconnect)."""
+    removed = passwords.remove_user(broker_files(settings).client_passwords, client_id)
+    runtime = read_runtime(settings.paths)
+    if removed and runtime is not None and runtime.broker_pid:
+        os.kill(runtime.broker_pid, signal.SIGHUP)
+    return removed
+
+
+def _wait_until_accepted(settings: Settings, client_id: str, password: str, wait_s: float) -> None:
+    """Mosquitto reloads on SIGHUP in its own time: connect until it takes us."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        probe.username_pw_set(client_id, password)
+        try:
+            probe.connect(host, settings.mqtt_port, keepalive=5)
+            probe.loop_start()
+            for _ in range(50):
+                if probe.is_connected():
+                    probe.disconnect()
+                    return
+                time.sleep(0.01)
+        except OSError:
+            pass
+        finally:
+            probe.loop_stop()
+        time.sleep(0.05)
+    raise TimeoutError("the broker did not accept the new credential in time")

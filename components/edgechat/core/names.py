@@ -1,0 +1,98 @@
+"""Frozen, self-validating names: client ids, rooms, message ids, site ids, nicks.
+
+Raw strings from the wire are parsed once, here, at the boundary.  Anything that
+ends up inside an MQTT topic is restricted to ``[A-Za-z0-9_-]`` so that no name
+can smuggle in ``/ + # $`` (Mosquitto CVE-2017-7650 came from wildcard client
+ids in ACL patterns).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+from edgechat.core.errors import ClientError, ErrorCode
+
+CLIENT_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ROOM_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+MESSAGE_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
+SITE_ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+NICK_MAX: Final = 32
+
+
+def _invalid(field: str, why: str) -> ClientError:
+    return ClientError(ErrorCode.INVALID_FIELD, f"{field}: {why}", field=field)
+
+
+def _require_str(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise _invalid(field, "must be a string")
+    return value
+
+
+def client_id(value: object, field: str = "clientId") -> str:
+    text = _require_str(value, field)
+    if not CLIENT_ID_RE.fullmatch(text):
+        raise _invalid(field, "1-64 characters from A-Z a-z 0-9 _ -")
+    return text
+
+
+def room(value: object, field: str = "room") -> str:
+    """Rooms are case-insensitive: ``Lobby`` and ``lobby`` are the same room."""
+    text = _require_str(value, field).strip().lower()
+    if not ROOM_RE.fullmatch(text):
+        raise _invalid(field, "1-64 characters from a-z 0-9 _ -, starting with a letter or digit")
+    return text
+
+
+def message_id(value: object, field: str = "id") -> str:
+    text = _require_str(value, field)
+    if not MESSAGE_ID_RE.fullmatch(text):
+        raise _invalid(field, "8-64 characters from A-Z a-z 0-9 _ - (a ULID or UUID)")
+    return text
+
+
+def site_id(value: object, field: str = "siteId") -> str:
+    text = _require_str(value, field)
+    if not SITE_ID_RE.fullmatch(text):
+        raise _invalid(field, "1-32 characters from a-z 0-9 -, starting with a letter or digit")
+    return text
+
+
+# Bidi overrides and isolates can make text display as something else
+# ("Trojan Source"); other format characters (ZWJ in emoji, soft hyphens) are fine.
+_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _has_control(text: str, allowed: str = "") -> bool:
+    return any(
+        (unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in allowed)
+        or c in _BIDI_CONTROLS
+        for c in text
+    )
+
+
+def nick(value: object, field: str = "nick") -> str:
+    text = unicodedata.normalize("NFC", _require_str(value, field)).strip()
+    if not text:
+        raise _invalid(field, "must not be empty")
+    if len(text) > NICK_MAX:
+        raise _invalid(field, f"at most {NICK_MAX} characters")
+    if _has_control(text):
+        raise _invalid(field, "must not contain control or format characters")
+    return text
+
+
+def text(value: object, max_chars: int, field: str = "text") -> str:
+    """Message text: NFC, no control characters but newline and tab, not blank."""
+    body = unicodedata.normalize("NFC", _require_str(value, field)).rstrip()
+    if not body.strip():
+        raise _invalid(field, "must not be empty")
+    if len(body) > max_chars:
+        raise ClientError(
+            ErrorCode.TOO_LARGE, f"{field}: at most {max_chars} characters", field=field
+        )
+    if _has_control(body, allowed="\n\t"):
+        raise _invalid(field, "must not contain control characters other than newline and tab")
+    return body

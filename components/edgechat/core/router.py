@@ -1,0 +1,284 @@
+"""The Router's rules: client requests in, effects out.  No I/O, no clock.
+
+The shell (``edgechat.router.service``) feeds ``receive`` with what arrives on
+``chat/out/{clientId}`` and the current time, carries out the effects, and feeds
+the results of storage and queries back (``stored``, ``store_failed``,
+``history_page``, ``rooms_listed``).  A message is announced on its room only
+from ``stored``, i.e. after the store has committed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgechat.core.clock import Hlc, order_key
+from edgechat.core.errors import ChatError, ClientError, ErrorCode, RateLimited, ServerError
+from edgechat.core.presence import Presence, presence_event
+from edgechat.core.protocol import (
+    Bye,
+    Hello,
+    History,
+    Join,
+    Leave,
+    Limits,
+    ListRooms,
+    Member,
+    Message,
+    Request,
+    RoomInfo,
+    SendMessage,
+    parse_request,
+    request_type,
+)
+from edgechat.core.ratelimit import Bucket, RateLimit
+
+log = logging.getLogger(__name__)
+
+SESSION_IDLE_MS = 10 * 60 * 1000
+
+
+# --- effects -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Send ``event`` to one client, on ``chat/in/{client_id}``."""
+
+    client_id: str
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Send ``event`` to everyone in ``room``, on ``chat/pub/{room}``."""
+
+    room: str
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMessage:
+    """Store ``message`` durably, then call ``Router.stored`` (or ``store_failed``)."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class QueryHistory:
+    client_id: str
+    request: History
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRooms:
+    client_id: str
+    request: ListRooms
+
+
+Effect = Reply | Broadcast | StoreMessage | QueryHistory | QueryRooms
+
+
+# --- state -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    site: str = "edge"
+    limits: Limits = field(default_factory=Limits)
+    rate: RateLimit = field(default_factory=RateLimit)
+
+
+@dataclass(slots=True)
+class _Session:
+    nick: str
+    bucket: Bucket
+    seen_ms: int
+
+
+def _with_request_id(event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    if request_id is not None:
+        event["requestId"] = request_id
+    return event
+
+
+class Router:
+    def __init__(self, config: RouterConfig, clock: Hlc | None = None) -> None:
+        self.config = config
+        self.clock = clock or Hlc()
+        self.presence = Presence()
+        self._sessions: dict[str, _Session] = {}
+
+    # -- requests
+
+    def receive(self, client_id: str, payload: bytes, now_ms: int) -> list[Effect]:
+        """Everything to do about ``payload`` arriving from ``client_id``."""
+        session = self._session(client_id, now_ms)
+        try:
+            request = parse_request(payload, self.config.limits)
+            if not isinstance(request, Bye):
+                session.bucket, wait_ms = session.bucket.take(self.config.rate, now_ms)
+                if wait_ms:
+                    raise RateLimited(wait_ms).about(request_type(request), _ref(request))
+            return self._handle(client_id, session, request, now_ms)
+        except ChatError as exc:
+            return [Reply(client_id, exc.to_event())]
+
+    def _session(self, client_id: str, now_ms: int) -> _Session:
+        session = self._sessions.get(client_id)
+        if session is None:
+            session = _Session(client_id, Bucket.full(self.config.rate, now_ms), now_ms)
+            self._sessions[client_id] = session
+        session.seen_ms = now_ms
+        return session
+
+    def _handle(self, client_id: str, session: _Session, request: Request, now_ms: int) -> list[Effect]:
+        match request:
+            case SendMessage():
+                return [StoreMessage(self._stamp(client_id, session, request, now_ms))]
+            case Hello(nick=nick, request_id=rid):
+                return self._hello(client_id, session, nick, rid, now_ms)
+            case Join(room=room, request_id=rid):
+                return self._join(client_id, session, room, rid)
+            case Leave(room=room, request_id=rid):
+                left = self._leave(client_id, room, "leave")
+                return [*left, Reply(client_id, _with_request_id({"type": "left", "room": room}, rid))]
+            case Bye():
+                effects: list[Effect] = []
+                for room in self.presence.rooms_of(client_id):
+                    effects += self._leave(client_id, room, "bye")
+                self._sessions.pop(client_id, None)
+                return effects
+            case History():
+                return [QueryHistory(client_id, request)]
+            case ListRooms():
+                return [QueryRooms(client_id, request)]
+        raise AssertionError(f"unhandled request {request!r}")  # pragma: no cover
+
+    def _stamp(self, client_id: str, session: _Session, req: SendMessage, now_ms: int) -> Message:
+        self.clock = self.clock.tick(now_ms)
+        return Message(
+            id=req.id,
+            room=req.room,
+            text=req.text,
+            client_id=client_id,
+            nick=session.nick,
+            ts=self.clock.wall_ms,
+            order_key=order_key(self.clock, self.config.site, req.id),
+            site=self.config.site,
+            reply_to=req.reply_to,
+        )
+
+    def _hello(
+        self, client_id: str, session: _Session, nick: str | None, rid: str | None, now_ms: int
+    ) -> list[Effect]:
+        effects: list[Effect] = []
+        if nick is not None and nick != session.nick:
+            session.nick = nick
+            member = Member(client_id, nick)
+            for room in self.presence.rooms_of(client_id):
+                self.presence.join(room, member)
+                effects.append(Broadcast(room, presence_event(room, "update", member)))
+        welcome = {
+            "type": "welcome",
+            "clientId": client_id,
+            "nick": session.nick,
+            "site": self.config.site,
+            "serverTime": now_ms,
+            "rooms": self.presence.rooms_of(client_id),
+            "limits": self.config.limits.to_json(),
+        }
+        effects.append(Reply(client_id, _with_request_id(welcome, rid)))
+        return effects
+
+    def _join(self, client_id: str, session: _Session, room: str, rid: str | None) -> list[Effect]:
+        member = Member(client_id, session.nick)
+        effects: list[Effect] = []
+        if self.presence.join(room, member):
+            effects.append(Broadcast(room, presence_event(room, "join", member)))
+        members = [m.to_json() for m in self.presence.members(room)]
+        effects.append(
+            Reply(client_id, _with_request_id({"type": "joined", "room": room, "members": members}, rid))
+        )
+        return effects
+
+    def _leave(self, client_id: str, room: str, reason: str) -> list[Effect]:
+        member = self.presence.leave(room, client_id)
+        if member is None:
+            return []
+        return [Broadcast(room, presence_event(room, "leave", member, reason))]
+
+    # -- results from the shell
+
+    def stored(self, sent: Message, stored: Message, created: bool) -> list[Effect]:
+        """``sent`` was stored as ``stored`` (a resend finds the first copy)."""
+        if not created and stored.client_id != sent.client_id:
+            err = ClientError(ErrorCode.ID_CONFLICT, "id: already used by another message", field="id")
+            return [Reply(sent.client_id, err.about("message", sent.id).to_event())]
+        ack = {
+            "type": "ack",
+            "id": stored.id,
+            "room": stored.room,
+            "seq": stored.seq,
+            "ts": stored.ts,
+            "orderKey": stored.order_key,
+            "duplicate": not created,
+        }
+        effects: list[Effect] = [Broadcast(stored.room, stored.to_event())] if created else []
+        effects.append(Reply(sent.client_id, ack))
+        return effects
+
+    def store_failed(self, sent: Message, reason: str) -> list[Effect]:
+        err = ServerError(ErrorCode.STORE_UNAVAILABLE, f"message not stored: {reason}")
+        return [Reply(sent.client_id, err.about("message", sent.id).to_event())]
+
+    def query_failed(self, client_id: str, request_type: str, request_id: str | None) -> list[Effect]:
+        err = ServerError(ErrorCode.STORE_UNAVAILABLE, "the message store could not answer")
+        return [Reply(client_id, err.about(request_type, request_id).to_event())]
+
+    def history_page(self, query: QueryHistory, messages: list[Message], has_more: bool) -> list[Effect]:
+        req = query.request
+        event = {
+            "type": "history",
+            "room": req.room,
+            "direction": "after" if req.after is not None else "before",
+            "messages": [m.to_event() for m in messages],
+            "hasMore": has_more,
+        }
+        return [Reply(query.client_id, _with_request_id(event, req.request_id))]
+
+    def rooms_listed(self, query: QueryRooms, stored: list[RoomInfo]) -> list[Effect]:
+        by_name = {info.room: info for info in stored}
+        for room in self.presence.rooms:
+            by_name.setdefault(room, RoomInfo(room, 0, 0))
+        rooms = [
+            RoomInfo(i.room, i.last_seq, i.last_ts, self.presence.count(i.room)).to_json()
+            for i in sorted(by_name.values(), key=lambda i: (-i.last_ts, i.room))
+        ]
+        event = {"type": "rooms", "rooms": rooms}
+        return [Reply(query.client_id, _with_request_id(event, query.request.request_id))]
+
+    # -- housekeeping
+
+    def prune(self, now_ms: int) -> int:
+        """Forget idle sessions that are in no room; returns how many."""
+        in_rooms = {cid for who in self.presence.rooms.values() for cid in who}
+        idle = [
+            cid
+            for cid, s in self._sessions.items()
+            if cid not in in_rooms
+            and now_ms - s.seen_ms > SESSION_IDLE_MS
+            and s.bucket.is_full(self.config.rate, now_ms)
+        ]
+        for cid in idle:
+            del self._sessions[cid]
+        return len(idle)
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+
+def _ref(request: Request) -> str | None:
+    return request.id if isinstance(request, SendMessage) else request.request_id

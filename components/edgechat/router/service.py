@@ -1,0 +1,264 @@
+"""The Router's shell: MQTT in and out, the store on its own thread.
+
+Requests arrive on ``chat/out/+`` through a persistent MQTT session (requests
+sent while the Router restarts wait in the broker).  Messages to store are
+committed in groups: while one commit runs, the next batch gathers, so one
+fsync covers many messages under load and a lone message is not held back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edgechat.core import topics
+from edgechat.core.errors import ClientError
+from edgechat.core.protocol import Message, encode
+from edgechat.core.router import (
+    Broadcast,
+    Effect,
+    QueryHistory,
+    QueryRooms,
+    Reply,
+    Router,
+    StoreMessage,
+)
+from edgechat.store.base import MessageStore, StoreError
+
+log = logging.getLogger(__name__)
+
+ROUTER_CLIENT_ID = "edgechat-router"
+
+
+@dataclass(frozen=True, slots=True)
+class RouterLimits:
+    max_batch: int = 500
+    max_pending: int = 10_000
+    session_expiry_s: int = 7 * 86_400
+    retention_every_s: float = 3600.0
+    prune_every_s: float = 60.0
+    reconnect_max_s: float = 5.0
+
+
+@dataclass(slots=True)
+class RouterStats:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    store_failures: int = 0
+    batches: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class RouterService:
+    def __init__(
+        self,
+        router: Router,
+        store: MessageStore,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        retention_ms: int,
+        limits: RouterLimits | None = None,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.router = router
+        self.store = store
+        self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.retention_ms = retention_ms
+        self.limits = limits or RouterLimits()
+        self.clock = clock
+        self.stats = RouterStats()
+        self.ready = asyncio.Event()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._pending: asyncio.Queue[Message] = asyncio.Queue(self.limits.max_pending)
+        self._client: aiomqtt.Client | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle
+
+    async def run(self) -> None:
+        """Serve until cancelled, reconnecting to the broker as needed."""
+        background = [
+            asyncio.create_task(self._writer(), name="router-writer"),
+            asyncio.create_task(self._housekeeping(), name="router-housekeeping"),
+        ]
+        delay = 0.1
+        try:
+            while True:
+                try:
+                    await self._serve()
+                except aiomqtt.MqttError as exc:
+                    self.ready.clear()
+                    log.warning("router: broker connection lost (%s); retrying in %.1f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.limits.reconnect_max_s)
+                else:
+                    delay = 0.1
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            self._db.shutdown(wait=True)
+
+    async def _serve(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.limits.session_expiry_s
+        async with aiomqtt.Client(
+            self.host,
+            self.port,
+            username=self.username,
+            password=self.password,
+            identifier=ROUTER_CLIENT_ID,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=props,
+            keepalive=30,
+        ) as client:
+            self._client = client
+            await client.subscribe(topics.OUT_FILTER, qos=1)
+            self.ready.set()
+            log.info("router: subscribed to %s", topics.OUT_FILTER)
+            async for msg in client.messages:
+                if msg.retain:
+                    continue  # replayed on subscribe, not sent now: answered when it was
+                await self._receive(str(msg.topic), msg.payload)
+
+    # -- the message path
+
+    async def _receive(self, topic: str, payload: Any) -> None:
+        try:
+            client_id = topics.sender_of(topic)
+        except ClientError:
+            log.warning("router: ignoring message on %r", topic[:200])
+            return
+        data = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
+        self.stats.received += 1
+        try:
+            effects = self.router.receive(client_id, bytes(data), self.clock())
+        except Exception:  # a bug in the rules must not take the chat down
+            log.exception("router: failed on a request from %s", client_id)
+            return
+        await self._apply(effects)
+
+    async def _apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Reply(client_id=cid, event=event):
+                    if event.get("type") == "error":
+                        self.stats.rejected += 1
+                        code = str(event.get("code"))
+                        self.stats.by_code[code] = self.stats.by_code.get(code, 0) + 1
+                    self._publish(topics.client_in(cid), event)
+                case Broadcast(room=room, event=event):
+                    self._publish(topics.room_pub(room), event)
+                case StoreMessage(message=message):
+                    await self._pending.put(message)
+                case QueryHistory() as query:
+                    self._spawn(self._history(query))
+                case QueryRooms() as query:
+                    self._spawn(self._rooms(query))
+
+    def _publish(self, topic: str, event: dict[str, Any]) -> None:
+        client = self._client
+        if client is None:
+            return
+        # Tasks start in creation order, so events leave in the order made.
+        self._spawn(client.publish(topic, encode(event), qos=1))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("router: %s", task.exception())
+
+    async def _writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < self.limits.max_batch and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            try:
+                results = await loop.run_in_executor(self._db, self.store.add, batch)
+            except StoreError as exc:
+                log.error("router: could not store %d messages: %s", len(batch), exc)
+                self.stats.store_failures += len(batch)
+                effects = [e for m in batch for e in self.router.store_failed(m, "storage failed")]
+            else:
+                self.stats.batches += 1
+                effects = []
+                for sent, (stored, created) in zip(batch, results, strict=True):
+                    self.stats.stored += created
+                    self.stats.duplicates += not created
+                    effects += self.router.stored(sent, stored, created)
+            await self._apply(effects)
+
+    async def _history(self, query: QueryHistory) -> None:
+        req = query.request
+        loop = asyncio.get_running_loop()
+        try:
+            messages, more = await loop.run_in_executor(
+                self._db,
+                lambda: self.store.history(req.room, before=req.before, after=req.after, limit=req.limit),
+            )
+        except StoreError as exc:
+            log.error("router: history failed: %s", exc)
+            await self._apply(self.router.query_failed(query.client_id, "history", req.request_id))
+            return
+        await self._apply(self.router.history_page(query, messages, more))
+
+    async def _rooms(self, query: QueryRooms) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.run_in_executor(self._db, self.store.rooms)
+        except StoreError as exc:
+            log.error("router: listing rooms failed: %s", exc)
+            await self._apply(self.router.query_failed(query.client_id, "rooms", query.request.request_id))
+            return
+        await self._apply(self.router.rooms_listed(query, infos))
+
+    # -- housekeeping
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_retention = 0.0
+        while True:
+            now = loop.time()
+            if now >= next_retention:
+                next_retention = now + self.limits.retention_every_s
+                await self._expire()
+            self.router.prune(self.clock())
+            await asyncio.sleep(self.limits.prune_every_s)
+
+    async def _expire(self) -> None:
+        loop = asyncio.get_running_loop()
+        cutoff = self.clock() - self.retention_ms
+        total = 0
+        try:
+            while n := await loop.run_in_executor(self._db, self.store.expire, cutoff, 1000):
+                total += n
+        except StoreError as exc:
+            log.error("router: retention failed: %s", exc)
+        if total:
+            log.info("router: expired %d messages older than the retention period", total)

@@ -1,0 +1,122 @@
+"""Settings for every edge component, with embedded defaults.
+
+One frozen ``Settings`` per process, built once in ``main`` from defaults, an
+optional JSON file and command-line flags (under Greengrass, from the
+component's configuration), then passed down.  Nothing reads the environment or
+a file at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from edgechat.core import names
+from edgechat.core.protocol import Limits
+from edgechat.core.ratelimit import RateLimit
+from edgechat.core.router import RouterConfig
+
+DEFAULT_DATA_DIR = Path("var/edgechat")
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """Where each component keeps its files, under one data directory."""
+
+    root: Path
+
+    @property
+    def broker(self) -> Path:
+        return self.root / "broker"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store" / "messages.db"
+
+    @property
+    def runtime(self) -> Path:
+        return self.root / "run" / "runtime.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    site_id: str = "edge"
+    # Where LAN clients reach the core; the services use the loopback listener.
+    host: str = "0.0.0.0"
+    public_host: str | None = None  # the host name put in URLs; guessed when None
+    mqtt_port: int = 1883
+    ws_port: int = 9001
+    http_port: int = 8080
+    internal_port: int = 18830
+    retention_days: float = 30.0
+    limits: Limits = field(default_factory=Limits)
+    rate: RateLimit = field(default_factory=RateLimit)
+    # Per client, over what is in flight.  Mosquitto's default (1000) silently
+    # drops a QoS 1 burst to a slow reader; this holds about 10 s of a busy core.
+    max_queued_messages: int = 10_000
+    max_packet_bytes: int = 64 * 1024
+    max_connections: int = 2_000
+    store_synchronous: str = "FULL"
+
+    def __post_init__(self) -> None:
+        names.site_id(self.site_id, "siteId")
+        for name in ("mqtt_port", "ws_port", "http_port", "internal_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ValueError(f"{name}: {port} is not a port")
+        if self.store_synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError("store_synchronous: FULL, NORMAL or EXTRA")
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.data_dir)
+
+    @property
+    def router(self) -> RouterConfig:
+        return RouterConfig(site=self.site_id, limits=self.limits, rate=self.rate)
+
+    @property
+    def retention_ms(self) -> int:
+        return int(self.retention_days * 86_400_000)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply overrides, ignoring the ones that are None (flags not given)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "data_dir" in given:
+            given["data_dir"] = Path(given["data_dir"])
+        return replace(self, **given)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["data_dir"] = str(self.data_dir)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Settings:
+        """Settings from a JSON object using the field names above; unknown keys
+        are an error so that a typo in a deployment does not pass silently."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values = dict(raw)
+        if "limits" in values:
+            values["limits"] = Limits(**values["limits"])
+        if "rate" in values:
+            values["rate"] = RateLimit(**values["rate"])
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: Path | None) -> Settings:
+        if path is None:
+            return cls()
+        return cls.from_json(json.loads(path.read_text()))

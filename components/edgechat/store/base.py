@@ -1,0 +1,44 @@
+"""The message store's interface.  The Router's logic sits above it; SQLite at
+the edge, DynamoDB in the cloud and an in-memory fake for pure tests sit below."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from edgechat.core.clock import Hlc
+from edgechat.core.protocol import Message, RoomInfo
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (disk full, corrupt file...)."""
+
+
+class MessageStore(Protocol):
+    def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        """Store ``messages`` atomically, in order, each numbered with its room's
+        next sequence.  Idempotent by id: for an id already stored, the stored
+        copy comes back with ``False``.  Returns one pair per input message."""
+        ...
+
+    def history(
+        self, room: str, *, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> tuple[list[Message], bool]:
+        """A page of ``room``: with ``after``, the messages after that sequence,
+        oldest first; otherwise those before ``before`` (or the newest), newest
+        first.  The flag says whether more lie beyond the page."""
+        ...
+
+    def rooms(self) -> list[RoomInfo]: ...
+
+    def max_clock(self) -> Hlc:
+        """The latest clock of any stored message, to restart the site's clock from."""
+        ...
+
+    def expire(self, older_than_ms: int, batch: int = 1000) -> int:
+        """Delete at most ``batch`` messages stamped before ``older_than_ms``."""
+        ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...

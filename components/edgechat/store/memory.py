@@ -1,0 +1,60 @@
+"""An in-memory MessageStore, for pure tests of the logic above the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from edgechat.core.clock import Hlc, hlc_of
+from edgechat.core.protocol import Message, RoomInfo
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._by_id: dict[str, Message] = {}
+        self._rooms: dict[str, list[Message]] = {}
+        self._last_seq: dict[str, int] = {}
+
+    def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        out: list[tuple[Message, bool]] = []
+        for message in messages:
+            existing = self._by_id.get(message.id)
+            if existing is not None:
+                out.append((existing, False))
+                continue
+            seq = self._last_seq.get(message.room, 0) + 1
+            self._last_seq[message.room] = seq
+            stored = replace(message, seq=seq)
+            self._by_id[stored.id] = stored
+            self._rooms.setdefault(stored.room, []).append(stored)
+            out.append((stored, True))
+        return out
+
+    def history(
+        self, room: str, *, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> tuple[list[Message], bool]:
+        rows = self._rooms.get(room, [])
+        if after is not None:
+            page = [m for m in rows if m.seq > after]
+            return page[:limit], len(page) > limit
+        page = [m for m in reversed(rows) if before is None or m.seq < before]
+        return page[:limit], len(page) > limit
+
+    def rooms(self) -> list[RoomInfo]:
+        return [RoomInfo(r, ms[-1].seq, ms[-1].ts) for r, ms in self._rooms.items() if ms]
+
+    def max_clock(self) -> Hlc:
+        return max((hlc_of(m.order_key) for m in self._by_id.values()), default=Hlc())
+
+    def expire(self, older_than_ms: int, batch: int = 1000) -> int:
+        old = [m for m in self._by_id.values() if m.ts < older_than_ms][:batch]
+        for m in old:
+            del self._by_id[m.id]
+            self._rooms[m.room].remove(m)
+        return len(old)
+
+    def count(self) -> int:
+        return len(self._by_id)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,164 @@
+"""The edge's MessageStore: one SQLite file in WAL mode.
+
+Durability: ``synchronous=FULL`` makes every commit survive a power cut (an edge
+core's usual way to stop), and the Router commits in groups so one fsync covers
+many messages.  Only one thread may use a ``SqliteStore``; the Router's shell
+runs it on a single-worker executor.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Final
+
+from edgechat.core.clock import Hlc, hlc_of
+from edgechat.core.protocol import Message, RoomInfo
+from edgechat.store.base import StoreError
+
+APPLICATION_ID: Final = 0x45434854  # "ECHT": marks the file as edgechat's
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS messages (
+    id        TEXT PRIMARY KEY,
+    room      TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    order_key TEXT NOT NULL,
+    ts        INTEGER NOT NULL,
+    site      TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    nick      TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    reply_to  TEXT,
+    UNIQUE (room, seq)
+);
+CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts);
+CREATE INDEX IF NOT EXISTS messages_order_key ON messages (order_key);
+CREATE TABLE IF NOT EXISTS rooms (
+    room     TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    last_ts  INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+_COLUMNS: Final = "id, room, seq, order_key, ts, site, client_id, nick, text, reply_to"
+
+
+def _row_to_message(row: tuple) -> Message:
+    mid, room, seq, okey, ts, site, cid, nick, text, reply_to = row
+    return Message(
+        id=mid, room=room, seq=seq, order_key=okey, ts=ts, site=site,
+        client_id=cid, nick=nick, text=text, reply_to=reply_to,
+    )  # fmt: skip
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+            self._open(synchronous)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open as an edgechat store: {exc}") from exc
+
+    def _open(self, synchronous: str) -> None:
+        db = self._db
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            raise StoreError(f"{self.path}: not an edgechat store (application_id {app_id:#x})")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema {version} is newer than this edgechat ({SCHEMA_VERSION})")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                out = self._insert(messages)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return out
+
+    def _insert(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        db = self._db
+        last: dict[str, tuple[int, int]] = {}
+        out: list[tuple[Message, bool]] = []
+        for m in messages:
+            if m.room not in last:
+                row = db.execute("SELECT last_seq, last_ts FROM rooms WHERE room = ?", (m.room,)).fetchone()
+                last[m.room] = row or (0, 0)
+            seq = last[m.room][0] + 1
+            cur = db.execute(
+                f"INSERT INTO messages ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+                (m.id, m.room, seq, m.order_key, m.ts, m.site, m.client_id, m.nick, m.text, m.reply_to),
+            )
+            if cur.rowcount == 1:
+                last[m.room] = (seq, max(last[m.room][1], m.ts))
+                out.append((replace(m, seq=seq), True))
+            else:
+                row = db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id = ?", (m.id,)).fetchone()
+                out.append((_row_to_message(row), False))
+        db.executemany(
+            "INSERT INTO rooms (room, last_seq, last_ts) VALUES (?,?,?) "
+            "ON CONFLICT(room) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts",
+            [(room, seq, ts) for room, (seq, ts) in last.items() if seq],
+        )
+        return out
+
+    def history(
+        self, room: str, *, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> tuple[list[Message], bool]:
+        if after is not None:
+            sql = f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND seq > ? ORDER BY seq ASC LIMIT ?"
+            args: tuple = (room, after, limit + 1)
+        else:
+            sql = f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+            args = (room, 2**63 - 1 if before is None else before, limit + 1)
+        rows = self._query(sql, args)
+        return [_row_to_message(r) for r in rows[:limit]], len(rows) > limit
+
+    def rooms(self) -> list[RoomInfo]:
+        rows = self._query("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC", ())
+        return [RoomInfo(room, seq, ts) for room, seq, ts in rows]
+
+    def max_clock(self) -> Hlc:
+        rows = self._query("SELECT max(order_key) FROM messages", ())
+        return hlc_of(rows[0][0]) if rows and rows[0][0] else Hlc()
+
+    def expire(self, older_than_ms: int, batch: int = 1000) -> int:
+        try:
+            cur = self._db.execute(
+                "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ? LIMIT ?)",
+                (older_than_ms, batch),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+        return cur.rowcount
+
+    def count(self) -> int:
+        return self._query("SELECT count(*) FROM messages", ())[0][0]
+
+    def _query(self, sql: str, args: tuple) -> list[tuple]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,140 @@
+"""``edgechat up``: the broker and every service of one edge core, in the
+foreground, until Ctrl-C or SIGTERM.  Under Greengrass each component runs on
+its own; this is the standalone shape of the same parts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import asdict
+from typing import Any
+
+from edgechat.broker import Broker, BrokerError, system_password
+from edgechat.broker.config import SYSTEM_USER
+from edgechat.broker.credentials import public_host
+from edgechat.core.router import Router
+from edgechat.router import RouterService
+from edgechat.runtime import Runtime, clear_runtime, read_runtime
+from edgechat.settings import Settings
+from edgechat.store import SqliteStore, StoreError
+
+log = logging.getLogger(__name__)
+
+STATUS_EVERY_S = 2.0
+
+
+class StartupError(Exception):
+    """edgechat cannot start: the message says why and what to do."""
+
+
+def _write_status(settings: Settings, service: RouterService, broker: Broker) -> None:
+    router = service.router
+    status: dict[str, Any] = {
+        "updatedMs": time.time_ns() // 1_000_000,
+        "broker": {"pid": broker.pid, "running": broker.running},
+        "router": {
+            "connected": service.ready.is_set(),
+            "sessions": router.session_count,
+            "rooms": {room: len(who) for room, who in router.presence.rooms.items()},
+            **asdict(service.stats),
+        },
+    }
+    path = settings.paths.root / "run" / "status.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status))
+    os.replace(tmp, path)
+
+
+async def _supervise_broker(broker: Broker, settings: Settings, runtime: Runtime) -> None:
+    """Restart the broker if it dies: a chat whose broker crashed should heal."""
+    delay = 0.5
+    while True:
+        code = await broker.wait()
+        if broker.stopping:
+            return
+        log.error("mosquitto exited with %s; restarting in %.1f s", code, delay)
+        await asyncio.sleep(delay)
+        try:
+            await broker.start()
+        except BrokerError as exc:
+            log.error("%s", exc)
+            delay = min(delay * 2, 30.0)
+            continue
+        delay = 0.5
+        Runtime(runtime.pid, broker.pid, runtime.started_ms, settings).write()
+
+
+async def _status_loop(settings: Settings, service: RouterService, broker: Broker) -> None:
+    while True:
+        try:
+            _write_status(settings, service, broker)
+        except OSError as exc:
+            log.warning("could not write status: %s", exc)
+        await asyncio.sleep(STATUS_EVERY_S)
+
+
+async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
+    paths = settings.paths
+    other = read_runtime(paths)
+    if other is not None and other.pid != os.getpid():
+        raise StartupError(f"edgechat is already running on {paths.root} (pid {other.pid})")
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.store.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        store = SqliteStore(paths.store, synchronous=settings.store_synchronous)
+    except StoreError as exc:
+        raise StartupError(str(exc)) from None
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    broker = Broker(settings)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        try:
+            await broker.start()
+        except BrokerError as exc:
+            raise StartupError(str(exc)) from None
+        runtime = Runtime(os.getpid(), broker.pid, time.time_ns() // 1_000_000, settings)
+        runtime.write()
+        service = RouterService(
+            Router(settings.router, clock=store.max_clock()),
+            store,
+            host="127.0.0.1",
+            port=settings.internal_port,
+            username=SYSTEM_USER,
+            password=system_password(settings),
+            retention_ms=settings.retention_ms,
+        )
+        tasks = [
+            asyncio.create_task(service.run(), name="router"),
+            asyncio.create_task(_supervise_broker(broker, settings, runtime), name="broker"),
+            asyncio.create_task(_status_loop(settings, service, broker), name="status"),
+        ]
+        try:
+            await asyncio.wait_for(service.ready.wait(), ready_timeout_s)
+        except TimeoutError:
+            raise StartupError("the router did not connect to the broker in time") from None
+        host = public_host(settings)
+        print(
+            f"edgechat ready mqtt://{host}:{settings.mqtt_port} ws://{host}:{settings.ws_port}/mqtt "
+            f"data={paths.root}",
+            flush=True,
+        )
+        await stop.wait()
+        log.info("edgechat: stopping")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await broker.stop()
+        store.close()
+        clear_runtime(paths)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
