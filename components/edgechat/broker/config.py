@@ -27,10 +27,12 @@ SYSTEM_USER: Final = "edgechat-system"
 CLIENT_ACL: Final = f"""\
 # Clients: the topic table of docs/protocol.md.  %u is the username, which is
 # also the client id (use_username_as_clientid).  Anything not listed is denied.
+# (A "topic" line before any "user" line would apply to anonymous clients only,
+# so the shared rule is a pattern too.)
 pattern write {topics.ROOT}/out/%u
 pattern write {topics.ROOT}/stream/%u
 pattern read {topics.ROOT}/in/%u
-topic read {topics.PUB_FILTER}
+pattern read {topics.PUB_FILTER}
 """
 
 SYSTEM_ACL: Final = f"""\

@@ -67,8 +67,7 @@ _BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2
 
 def _has_control(text: str, allowed: str = "") -> bool:
     return any(
-        (unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in allowed)
-        or c in _BIDI_CONTROLS
+        (unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in allowed) or c in _BIDI_CONTROLS
         for c in text
     )
 
@@ -90,9 +89,7 @@ def text(value: object, max_chars: int, field: str = "text") -> str:
     if not body.strip():
         raise _invalid(field, "must not be empty")
     if len(body) > max_chars:
-        raise ClientError(
-            ErrorCode.TOO_LARGE, f"{field}: at most {max_chars} characters", field=field
-        )
+        raise ClientError(ErrorCode.TOO_LARGE, f"{field}: at most {max_chars} characters", field=field)
     if _has_control(body, allowed="\n\t"):
         raise _invalid(field, "must not contain control characters other than newline and tab")
     return body

@@ -192,9 +192,7 @@ class _Fields:
 
 def _seq(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**53:
-        raise ClientError(
-            ErrorCode.INVALID_FIELD, f"{name}: a non-negative integer", field=name
-        )
+        raise ClientError(ErrorCode.INVALID_FIELD, f"{name}: a non-negative integer", field=name)
     return value
 
 

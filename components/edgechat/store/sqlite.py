@@ -59,9 +59,7 @@ class SqliteStore:
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-            )
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
             self._open(synchronous)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open as an edgechat store: {exc}") from exc
