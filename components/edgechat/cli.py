@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(status)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_status)
+
+    from edgechat.greengrass.cli import register as register_gg
+
+    register_gg(sub)
     return parser
 
 
