@@ -21,6 +21,7 @@ from edgechat.router import RouterService
 from edgechat.runtime import Runtime, clear_runtime, read_runtime
 from edgechat.settings import Settings
 from edgechat.store import SqliteStore, StoreError
+from edgechat.web import WebService
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     broker = Broker(settings)
+    web = WebService(settings)
     tasks: list[asyncio.Task[Any]] = []
     try:
         try:
@@ -121,15 +123,20 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
             await asyncio.wait_for(service.ready.wait(), ready_timeout_s)
         except TimeoutError:
             raise StartupError("the router did not connect to the broker in time") from None
+        try:
+            await web.start()
+        except OSError as exc:
+            raise StartupError(f"the web service cannot listen on port {settings.http_port}: {exc}") from None
         host = public_host(settings)
         print(
             f"edgechat ready mqtt://{host}:{settings.mqtt_port} ws://{host}:{settings.ws_port}/mqtt "
-            f"data={paths.root}",
+            f"http://{host}:{settings.http_port}/ data={paths.root}",
             flush=True,
         )
         await stop.wait()
         log.info("edgechat: stopping")
     finally:
+        await web.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,103 @@
+"""The Web service without a broker: routes, headers, the session guard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from edgechat.broker.credentials import Credentials
+from edgechat.settings import Settings
+from edgechat.web import make_app
+from edgechat.web.security import host_of, same_origin
+
+
+def test_host_of_accepts_names_and_addresses() -> None:
+    assert host_of("192.168.1.20:8080") == "192.168.1.20"
+    assert host_of("edge.local") == "edge.local"
+    assert host_of("[fe80::1]:8080") == "[fe80::1]"
+    for bad in (None, "", "a b", "x/y", "evil.com@x", "h:port", "<script>"):
+        assert host_of(bad) is None
+
+
+def test_same_origin() -> None:
+    own = "http://edge:8080"
+    assert same_origin({}, own)  # not a browser: no forgery possible
+    assert same_origin({"Origin": own, "Sec-Fetch-Site": "same-origin"}, own)
+    assert not same_origin({"Origin": "http://evil"}, own)
+    assert not same_origin({"Sec-Fetch-Site": "cross-site"}, own)
+    assert not same_origin({"Sec-Fetch-Site": "same-site", "Origin": "http://edge:9000"}, own)
+
+
+async def _fake_issuer(nick: str) -> Credentials:
+    return Credentials("cid123", "cid123", "pw", nick, "mqtt://x:1883", "ws://x:9001/mqtt")
+
+
+def _run(dist: Path, body: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
+    settings = Settings(ws_port=9101, mqtt_port=1999)
+
+    async def main() -> None:
+        async with TestClient(TestServer(make_app(settings, dist, _fake_issuer))) as client:
+            await body(client)
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    (tmp_path / "index.html").write_text("<!doctype html><title>t</title>")
+    (tmp_path / "app.js").write_text("1")
+    return tmp_path
+
+
+def test_pages_headers_and_config(dist: Path) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        for path in ("/", "/app.js", "/config.json", "/healthz", "/nope"):
+            resp = await client.get(path, headers={"Host": "192.168.1.20:8080"})
+            csp = resp.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            assert resp.headers["Referrer-Policy"] == "no-referrer"
+        resp = await client.get("/config.json", headers={"Host": "192.168.1.20:8080"})
+        config = await resp.json()
+        assert config["wsUrl"] == "ws://192.168.1.20:9101/mqtt"
+        assert config["mode"] == "edge" and config["limits"]["historyMax"] == 200
+        assert (await client.get("/%2e%2e/pyproject.toml")).status == 404
+        assert (await client.get("/healthz")).status == 200
+
+    _run(dist, body)
+
+
+def test_session(dist: Path) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        ok = await client.post("/api/session", json={"nick": " Ann "}, headers={"Host": "10.0.0.5:80"})
+        assert ok.status == 201
+        creds = await ok.json()
+        assert creds["nick"] == "Ann" and creds["clientId"] == "cid123"
+        assert creds["wsUrl"] == "ws://10.0.0.5:9101/mqtt"
+        assert ok.headers["Cache-Control"] == "no-store"
+
+        cross = await client.post("/api/session", json={"nick": "Ann"}, headers={"Origin": "http://evil"})
+        assert cross.status == 403 and (await cross.json())["code"] == "cross_origin"
+        fetch_site = {"Sec-Fetch-Site": "cross-site"}
+        site = await client.post("/api/session", json={"nick": "Ann"}, headers=fetch_site)
+        assert site.status == 403
+        form = await client.post("/api/session", data={"nick": "Ann"})
+        assert form.status == 415
+        cases = [
+            (b"{", "bad_json"), (b"[]", "not_an_object"), (b"{}", "missing_field"),
+            (json.dumps({"nick": ""}).encode(), "invalid_field"),
+            (json.dumps({"nick": "a\u202eb"}).encode(), "invalid_field"),
+            (json.dumps({"nick": "x" * 2000}).encode(), "too_large"),
+        ]  # fmt: skip
+        for raw, code in cases:
+            resp = await client.post("/api/session", data=raw, headers={"Content-Type": "application/json"})
+            error = await resp.json()
+            assert resp.status in (400, 413) and error["type"] == "error" and error["code"] == code, raw
+
+    _run(dist, body)
