@@ -111,7 +111,7 @@ def test_a_crashed_broker_is_restarted_and_clients_carry_on(tmp_path):
 
 def test_a_second_up_on_the_same_data_dir_is_refused(tmp_path):
     with running_edge(tmp_path / "data") as edge:
-        second = subprocess.run(edge.args(), capture_output=True, text=True, timeout=30)
+        second = subprocess.run(edge.args(), capture_output=True, text=True, timeout=30, check=False)
         assert second.returncode == 2
         assert "already running" in second.stderr
 
@@ -121,7 +121,7 @@ def test_a_foreign_database_file_gives_a_clear_message(tmp_path):
     (data / "store").mkdir(parents=True)
     (data / "store" / "messages.db").write_bytes(b"this is not a database at all" * 100)
     edge = new_edge(data)
-    result = subprocess.run(edge.args(), capture_output=True, text=True, timeout=30)
+    result = subprocess.run(edge.args(), capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "cannot start" in result.stderr and "messages.db" in result.stderr
     assert "Traceback" not in result.stderr
@@ -134,7 +134,7 @@ def test_a_busy_port_gives_a_clear_message(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", edge.mqtt_port))
         busy.listen()
-        result = subprocess.run(edge.args(), capture_output=True, text=True, timeout=30)
+        result = subprocess.run(edge.args(), capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "cannot start" in result.stderr and "Traceback" not in result.stderr
 
