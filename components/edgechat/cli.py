@@ -168,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_status)
 
+    from edgechat.bench.cli import register as register_bench
+
+    register_bench(sub)
+
     from edgechat.greengrass.cli import register as register_gg
 
     register_gg(sub)

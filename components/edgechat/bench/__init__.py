@@ -1,0 +1,6 @@
+"""The performance benchmark suite (``edgechat bench``; docs/performance.md).
+
+Each scenario is a module with ``run(work_dir, quick) -> dict`` and
+``render(result) -> str``; the runner writes ``<out>/<scenario>.json``."""
+
+SCENARIOS = ("latency", "fanout")
