@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,9 @@ class RouterService:
             clean_start=False,
             properties=props,
             keepalive=30,
+            # paho leaves Nagle on: the ack written right after the broadcast
+            # waited for the broker's delayed ACK, ~40 ms per message.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         ) as client:
             self._client = client
             await client.subscribe(topics.OUT_FILTER, qos=1)
