@@ -1,6 +1,7 @@
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 
 def pytest_collection_modifyitems(config, items):
@@ -11,3 +12,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "integration" in item.keywords:
             item.add_marker(skip)
+
+
+# These machines are shared and noisy: judge property tests by their examples,
+# not by how long one example took.
+settings.register_profile("edgechat", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("edgechat")
