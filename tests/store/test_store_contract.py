@@ -100,7 +100,8 @@ def test_a_failed_batch_stores_nothing(tmp_path):
     s = SqliteStore(tmp_path / "m.db")
     s.add([message("a")])
     s._db.execute(
-        "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.id = 'bad' BEGIN SELECT RAISE(ABORT, 'x'); END"
+        "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.id = 'bad' "
+        "BEGIN SELECT RAISE(ABORT, 'x'); END"
     )
     with pytest.raises(StoreError):
         s.add([message("b"), message("bad")])
