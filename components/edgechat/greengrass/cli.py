@@ -27,6 +27,9 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     build.set_defaults(func=cmd_build)
 
+    projects = gg_sub.add_parser("gdk-projects", help="rewrite the GDK project files (one per component)")
+    projects.set_defaults(func=cmd_gdk_projects)
+
     publish = gg_sub.add_parser("publish", help="upload artifacts to S3 and create component versions")
     publish.add_argument("--bucket", required=True, help="bucket prefix; the bucket is PREFIX-REGION-ACCOUNT")
     publish.add_argument("--region", required=True)
@@ -62,6 +65,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     for item in built:
         print(f"built {item.name} {item.version}: {item.recipe}")
+    return 0
+
+
+def cmd_gdk_projects(args: argparse.Namespace) -> int:
+    from edgechat.greengrass.build import write_gdk_projects
+
+    for path in write_gdk_projects():
+        print(f"wrote {path}")
     return 0
 
 

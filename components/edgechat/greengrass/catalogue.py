@@ -1,0 +1,114 @@
+"""Every edge component edgechat ships to Greengrass, as data.
+
+A component is one small declarative entry: what it runs, which settings its
+deployment may set, what it needs from other components and from AWS, and the
+IPC operations it may call.  The recipe builder turns an entry and its template
+(``recipes/<name>.yaml``) into a recipe; later components (Sync, Stream,
+Labeler) join by adding an entry and a template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# Components of one major version work together (shared data directory layout,
+# broker accounts, topics).  Bump with a breaking change between components.
+MAJOR = 1
+COMPATIBLE = f">={MAJOR}.0.0 <{MAJOR + 1}.0.0"
+DEFAULT_VERSION = f"{MAJOR}.0.0"
+NAMESPACE = "edgechat"
+# Greengrass artifact platforms (recipe `Platform.architecture`) and the wheel
+# platform tags that run on them.
+ARCHITECTURES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "amd64": ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64"),
+    "aarch64": ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64"),
+})  # fmt: skip
+# The oldest Python on a supported core: Raspberry Pi OS / Debian 12 (bookworm).
+TARGET_PYTHON = "3.11"
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """One IPC authorization policy: ``accessControl.<service>.<policy id>``."""
+
+    service: str  # e.g. aws.greengrass.ipc.pubsub
+    operations: tuple[str, ...]  # e.g. aws.greengrass#PublishToTopic
+    resources: tuple[str, ...]  # exact topics where possible
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    name: str
+    module: str  # run as `python3 -u -m <module>`
+    description: str
+    # Settings fields (snake_case) a deployment may set through this component's
+    # configuration; their defaults become the recipe's DefaultConfiguration.
+    settings: tuple[str, ...] = ()
+    # Defaults that differ on a core from edgechat's standalone ones.
+    core_defaults: Mapping[str, object] = field(default_factory=dict)
+    # Settings this component takes from the Broker's configuration (run flags),
+    # so that every component agrees on the data directory and ports.
+    from_broker: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # other edgechat components (HARD dependencies)
+    aws_requires: Mapping[str, str] = field(default_factory=dict)  # AWS components: version range
+    permissions: tuple[Permission, ...] = ()
+    # Extra artifact folders: zip name -> folder in the project, unpacked next to the wheels.
+    extra_artifacts: Mapping[str, str] = field(default_factory=dict)
+    # Heavy components (the picture labeller) are deployed separately so a small
+    # Pi runs without them; the docs list which runs where.
+    heavy: bool = False
+
+    @property
+    def short(self) -> str:
+        return self.name.removeprefix(f"{NAMESPACE}.")
+
+
+BROKER = Component(
+    name=f"{NAMESPACE}.Broker",
+    module="edgechat.broker",
+    description="Mosquitto (Debian package) with edgechat's listeners, accounts and ACLs.",
+    settings=(
+        "data_dir", "host", "mqtt_port", "ws_port", "internal_port",
+        "max_queued_messages", "max_packet_bytes", "max_connections",
+    ),
+    # Outside every component's work folder: the Router's messages and the
+    # broker's accounts live on when a component is removed or replaced.
+    core_defaults=MappingProxyType({"data_dir": "/var/lib/edgechat"}),
+)  # fmt: skip
+
+ROUTER = Component(
+    name=f"{NAMESPACE}.Router",
+    module="edgechat.router",
+    description="edgechat's chat rules and message store, over the edge broker.",
+    settings=("site_id", "retention_days", "limits", "rate", "store_synchronous"),
+    from_broker=("data_dir", "internal_port"),
+    requires=(BROKER.name,),
+)
+
+WEB = Component(
+    name=f"{NAMESPACE}.Web",
+    module="edgechat.web",
+    description="edgechat's web app and per-session broker credentials, over HTTP.",
+    settings=("http_port",),
+    # Its template passes the Broker's dataDir and host as the Web service's own
+    # flags (it reads no IPC configuration yet).
+    requires=(BROKER.name,),
+    extra_artifacts=MappingProxyType({"web-dist": "web/dist"}),
+)
+
+CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB)
+
+
+def by_name(name: str) -> Component:
+    for component in CATALOGUE:
+        if name in (component.name, component.short):
+            return component
+    known = ", ".join(c.name for c in CATALOGUE)
+    raise KeyError(f"no component {name!r} (known: {known})")
+
+
+def select(names: list[str] | None) -> tuple[Component, ...]:
+    return CATALOGUE if not names else tuple(by_name(n) for n in names)
