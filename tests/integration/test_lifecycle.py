@@ -174,3 +174,18 @@ def test_the_cli_prints_usable_credentials(tmp_path):
         ws = ChatClient(edge.ws_port, creds["username"], creds["password"], transport="websockets")
         assert ws.connect() == 0
         ws.close()
+
+
+def test_messages_older_than_the_retention_period_are_deleted(tmp_path):
+    with running_edge(tmp_path / "data", {"retention_days": 2 / 86_400}) as edge:  # two seconds
+        ann = chat_client(edge, edge.credentials("Ann"))
+        m = uuid.uuid4().hex
+        ann.send({"type": "message", "id": m, "room": "brief", "text": "soon gone"})
+        ann.wait_for(lambda t, b: isinstance(b, dict) and b.get("id") == m)
+        assert ann.request({"type": "history", "room": "brief"}, "history")["messages"]
+
+        def gone():
+            return not ann.request({"type": "history", "room": "brief"}, "history")["messages"]
+
+        assert wait_until(gone, 15)
+        ann.close()

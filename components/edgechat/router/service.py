@@ -246,14 +246,16 @@ class RouterService:
 
     async def _housekeeping(self) -> None:
         loop = asyncio.get_running_loop()
+        # Look for expired messages ten times per retention period, at most hourly.
+        retention_every_s = max(0.5, min(self.limits.retention_every_s, self.retention_ms / 10_000))
         next_retention = 0.0
         while True:
             now = loop.time()
             if now >= next_retention:
-                next_retention = now + self.limits.retention_every_s
+                next_retention = now + retention_every_s
                 await self._expire()
             self.router.prune(self.clock())
-            await asyncio.sleep(self.limits.prune_every_s)
+            await asyncio.sleep(min(self.limits.prune_every_s, retention_every_s))
 
     async def _expire(self) -> None:
         loop = asyncio.get_running_loop()
