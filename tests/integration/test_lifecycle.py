@@ -177,7 +177,8 @@ def test_the_cli_prints_usable_credentials(tmp_path):
 
 
 def test_messages_older_than_the_retention_period_are_deleted(tmp_path):
-    with running_edge(tmp_path / "data", {"retention_days": 2 / 86_400}) as edge:  # two seconds
+    settings = {"retention_days": 2 / 86_400, "rate": {"per_second": 0, "burst": 1}}  # two seconds
+    with running_edge(tmp_path / "data", settings) as edge:
         ann = chat_client(edge, edge.credentials("Ann"))
         m = uuid.uuid4().hex
         ann.send({"type": "message", "id": m, "room": "brief", "text": "soon gone"})
