@@ -53,7 +53,7 @@ async def test_state_is_reported() -> None:
 
 @run
 async def test_local_publish_subscribe_keeps_order() -> None:
-    adapter, client = ipc()
+    adapter, _ = ipc()
     async with adapter.subscribe("edgechat/+/status") as messages:
         for i in range(500):
             await adapter.publish(f"edgechat/{i % 3}/status", str(i).encode())
@@ -65,9 +65,10 @@ async def test_local_publish_subscribe_keeps_order() -> None:
 
 @run
 async def test_iot_core_both_ways_and_authorization() -> None:
+    proxy = "aws.greengrass.ipc.mqttproxy"
     allowed = (
-        Permission("aws.greengrass.ipc.mqttproxy", ("aws.greengrass#PublishToIoTCore",), ("edgechat/up",)),
-        Permission("aws.greengrass.ipc.mqttproxy", ("aws.greengrass#SubscribeToIoTCore",), ("edgechat/down/#",)),
+        Permission(proxy, ("aws.greengrass#PublishToIoTCore",), ("edgechat/up",)),
+        Permission(proxy, ("aws.greengrass#SubscribeToIoTCore",), ("edgechat/down/#",)),
     )
     adapter, client = ipc(permissions=allowed)
     await adapter.publish_to_iot_core("edgechat/up", b"batch")
