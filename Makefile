@@ -7,12 +7,12 @@ STAMP       := $(VENV)/.installed
 DATA_DIR    ?= var/edgechat
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-packages python-packages lint clean
+.PHONY: run test setup system-packages python-packages lint clean web-build test-system-packages
 
-run: setup
+run: setup web-build
 	$(VENV)/bin/edgechat up --data-dir $(DATA_DIR)
 
-test: setup
+test: setup web-build test-system-packages
 	$(VENV)/bin/ruff check components tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -22,6 +22,24 @@ system-packages:
 	@tools/install-system-packages.sh
 
 python-packages: $(STAMP)
+
+# The browser app (web/): npm ci when the lock file changes, esbuild when a
+# source changes.  web/dist is built, never committed.
+WEB_SRC := web/build.mjs web/index.html $(wildcard web/src/*)
+
+web-build: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || tools/install-system-packages.sh nodejs npm
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run --silent build
+
+# Only the tests need a browser (headless Debian chromium, driven by Playwright).
+test-system-packages:
+	@tools/install-system-packages.sh chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -33,4 +51,4 @@ lint: setup
 	$(VENV)/bin/ruff format --check components tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info components/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules web/dist build *.egg-info components/*.egg-info .pytest_cache .ruff_cache

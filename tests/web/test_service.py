@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ def _run(dist: Path, body: Callable[[TestClient[Any, Any]], Awaitable[None]]) ->
         async with TestClient(TestServer(make_app(settings, dist, _fake_issuer))) as client:
             await body(client)
 
-    asyncio.run(main())
+    # In a thread of its own: Playwright's sync API may own this thread's loop.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result()
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ CONTENT_SECURITY_POLICY: Final = "; ".join(
         "img-src 'self' data:",
         "manifest-src 'self'",
         "connect-src 'self' ws: wss:",
+        # mqtt.js runs its keepalive timer in a worker made from a blob, so
+        # that background tabs (throttled timers) are not dropped by the broker.
+        "worker-src blob:",
         "base-uri 'none'",
         "form-action 'self'",
         "frame-ancestors 'none'",
