@@ -13,14 +13,13 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from edgechat.broker import Broker, BrokerError, system_password
-from edgechat.broker.config import SYSTEM_USER
+from edgechat.broker import Broker, BrokerError
 from edgechat.broker.credentials import public_host
-from edgechat.core.router import Router
 from edgechat.router import RouterService
+from edgechat.router.wiring import open_store, router_service
 from edgechat.runtime import Runtime, clear_runtime, read_runtime
 from edgechat.settings import Settings
-from edgechat.store import SqliteStore, StoreError
+from edgechat.store import StoreError
 from edgechat.web import WebService
 
 log = logging.getLogger(__name__)
@@ -84,9 +83,8 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
     if other is not None and other.pid != os.getpid():
         raise StartupError(f"edgechat is already running on {paths.root} (pid {other.pid})")
     paths.root.mkdir(parents=True, exist_ok=True)
-    paths.store.parent.mkdir(parents=True, exist_ok=True)
     try:
-        store = SqliteStore(paths.store, synchronous=settings.store_synchronous)
+        store = open_store(settings)
     except StoreError as exc:
         raise StartupError(str(exc)) from None
 
@@ -105,15 +103,7 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
             raise StartupError(str(exc)) from None
         runtime = Runtime(os.getpid(), broker.pid, time.time_ns() // 1_000_000, settings)
         runtime.write()
-        service = RouterService(
-            Router(settings.router, clock=store.max_clock()),
-            store,
-            host="127.0.0.1",
-            port=settings.internal_port,
-            username=SYSTEM_USER,
-            password=system_password(settings),
-            retention_ms=settings.retention_ms,
-        )
+        service = router_service(settings, store)
         tasks = [
             asyncio.create_task(service.run(), name="router"),
             asyncio.create_task(_supervise_broker(broker, settings, runtime), name="broker"),

@@ -1,0 +1,29 @@
+"""The Router service wired to its store and the broker's loopback listener,
+from Settings: shared by ``edgechat up`` and the Router component's main."""
+
+from __future__ import annotations
+
+from edgechat.broker import system_password
+from edgechat.broker.config import SYSTEM_USER
+from edgechat.core.router import Router
+from edgechat.router.service import RouterService
+from edgechat.settings import Settings
+from edgechat.store import SqliteStore
+
+
+def open_store(settings: Settings) -> SqliteStore:
+    """The message store under the data directory (raises StoreError)."""
+    settings.paths.store.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(settings.paths.store, synchronous=settings.store_synchronous)
+
+
+def router_service(settings: Settings, store: SqliteStore) -> RouterService:
+    return RouterService(
+        Router(settings.router, clock=store.max_clock()),
+        store,
+        host="127.0.0.1",
+        port=settings.internal_port,
+        username=SYSTEM_USER,
+        password=system_password(settings),
+        retention_ms=settings.retention_ms,
+    )
