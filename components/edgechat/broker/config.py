@@ -36,9 +36,15 @@ pattern read {topics.PUB_FILTER}
 """
 
 SYSTEM_ACL: Final = f"""\
-# edgechat's own services, on the loopback listener only.
+# edgechat's own services, on the loopback listener only: they read what
+# clients send, write replies and room events, and talk among themselves on
+# edgechat/#.  Even they cannot speak as a client (no write on chat/out).
 user {SYSTEM_USER}
-topic readwrite {topics.ROOT}/#
+topic read {topics.ROOT}/out/+
+topic read {topics.ROOT}/stream/+
+topic write {topics.ROOT}/in/+
+topic readwrite {topics.ROOT}/pub/+
+topic readwrite {topics.SERVICE_ROOT}/#
 """
 
 

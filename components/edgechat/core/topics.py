@@ -14,6 +14,7 @@ from typing import Final
 from edgechat.core import names
 
 ROOT: Final = "chat"
+SERVICE_ROOT: Final = "edgechat"  # service-to-service topics, never open to clients
 OUT_FILTER: Final = f"{ROOT}/out/+"
 STREAM_FILTER: Final = f"{ROOT}/stream/+"
 PUB_FILTER: Final = f"{ROOT}/pub/#"
