@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     from edgechat.greengrass.cli import register as register_gg
 
     register_gg(sub)
+
+    from edgechat.cloud.cli import register as register_cloud
+
+    register_cloud(sub)
     return parser
 
 
