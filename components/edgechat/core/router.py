@@ -91,7 +91,10 @@ class RouterConfig:
 
 
 @dataclass(slots=True)
-class _Session:
+class Session:
+    """What the Router remembers about one client.  Public so that a shell
+    without a long-lived process (the cloud's Lambda) can restore and save it."""
+
     nick: str
     bucket: Bucket
     seen_ms: int
@@ -104,11 +107,20 @@ def _with_request_id(event: dict[str, Any], request_id: str | None) -> dict[str,
 
 
 class Router:
-    def __init__(self, config: RouterConfig, clock: Hlc | None = None) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        clock: Hlc | None = None,
+        *,
+        presence: Presence | None = None,
+        sessions: dict[str, Session] | None = None,
+    ) -> None:
+        """``presence`` and ``sessions`` restore state saved elsewhere (the cloud
+        builds a Router per request from DynamoDB); the edge starts empty."""
         self.config = config
         self.clock = clock or Hlc()
-        self.presence = Presence()
-        self._sessions: dict[str, _Session] = {}
+        self.presence = presence if presence is not None else Presence()
+        self._sessions: dict[str, Session] = sessions if sessions is not None else {}
 
     # -- requests
 
@@ -125,15 +137,15 @@ class Router:
         except ChatError as exc:
             return [Reply(client_id, exc.to_event())]
 
-    def _session(self, client_id: str, now_ms: int) -> _Session:
+    def _session(self, client_id: str, now_ms: int) -> Session:
         session = self._sessions.get(client_id)
         if session is None:
-            session = _Session(client_id, Bucket.full(self.config.rate, now_ms), now_ms)
+            session = Session(client_id, Bucket.full(self.config.rate, now_ms), now_ms)
             self._sessions[client_id] = session
         session.seen_ms = now_ms
         return session
 
-    def _handle(self, client_id: str, session: _Session, request: Request, now_ms: int) -> list[Effect]:
+    def _handle(self, client_id: str, session: Session, request: Request, now_ms: int) -> list[Effect]:
         match request:
             case SendMessage():
                 return [StoreMessage(self._stamp(client_id, session, request, now_ms))]
@@ -156,7 +168,7 @@ class Router:
                 return [QueryRooms(client_id, request)]
         raise AssertionError(f"unhandled request {request!r}")  # pragma: no cover
 
-    def _stamp(self, client_id: str, session: _Session, req: SendMessage, now_ms: int) -> Message:
+    def _stamp(self, client_id: str, session: Session, req: SendMessage, now_ms: int) -> Message:
         self.clock = self.clock.tick(now_ms)
         return Message(
             id=req.id,
@@ -171,7 +183,7 @@ class Router:
         )
 
     def _hello(
-        self, client_id: str, session: _Session, nick: str | None, rid: str | None, now_ms: int
+        self, client_id: str, session: Session, nick: str | None, rid: str | None, now_ms: int
     ) -> list[Effect]:
         effects: list[Effect] = []
         if nick is not None and nick != session.nick:
@@ -192,7 +204,7 @@ class Router:
         effects.append(Reply(client_id, _with_request_id(welcome, rid)))
         return effects
 
-    def _join(self, client_id: str, session: _Session, room: str, rid: str | None) -> list[Effect]:
+    def _join(self, client_id: str, session: Session, room: str, rid: str | None) -> list[Effect]:
         member = Member(client_id, session.nick)
         effects: list[Effect] = []
         if self.presence.join(room, member):
@@ -229,8 +241,12 @@ class Router:
         effects.append(Reply(sent.client_id, ack))
         return effects
 
-    def store_failed(self, sent: Message, reason: str) -> list[Effect]:
-        err = ServerError(ErrorCode.STORE_UNAVAILABLE, f"message not stored: {reason}")
+    def store_failed(self, sent: Message, *, full: bool = False) -> list[Effect]:
+        """The store could not take ``sent``; the sender may retry (same id)."""
+        if full:
+            err = ServerError(ErrorCode.STORAGE_FULL, "message not stored: the edge core's storage is full")
+        else:
+            err = ServerError(ErrorCode.STORE_UNAVAILABLE, "message not stored: the message store failed")
         return [Reply(sent.client_id, err.about("message", sent.id).to_event())]
 
     def query_failed(self, client_id: str, request_type: str, request_id: str | None) -> list[Effect]:
@@ -274,6 +290,10 @@ class Router:
         for cid in idle:
             del self._sessions[cid]
         return len(idle)
+
+    def session(self, client_id: str) -> Session | None:
+        """``client_id``'s session, if the Router has one (for shells that save it)."""
+        return self._sessions.get(client_id)
 
     @property
     def session_count(self) -> int:
