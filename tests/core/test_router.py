@@ -119,9 +119,11 @@ def test_store_failure_is_a_retryable_error_for_the_sender():
     h = Harness()
     h.now_ms += 1
     (effect,) = h.router.receive("ann", json.dumps(msg("m0000001")).encode(), h.now_ms)
-    h.apply(h.router.store_failed(effect.message, "disk full"))
+    h.apply(h.router.store_failed(effect.message))
     err = h.last("ann")
     assert err["code"] == "store_unavailable" and err["retryable"] is True and err["ref"] == "m0000001"
+    h.apply(h.router.store_failed(effect.message, full=True))
+    assert h.last("ann")["code"] == "storage_full" and h.last("ann")["retryable"] is True
     assert "lobby" not in h.rooms
 
 

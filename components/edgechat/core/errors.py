@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     ID_CONFLICT = "id_conflict"
     STORE_UNAVAILABLE = "store_unavailable"
+    STORAGE_FULL = "storage_full"
     INTERNAL = "internal"
 
 

@@ -208,7 +208,7 @@ class RouterService:
             except StoreError as exc:
                 log.error("router: could not store %d messages: %s", len(batch), exc)
                 self.stats.store_failures += len(batch)
-                effects = [e for m in batch for e in self.router.store_failed(m, "storage failed")]
+                effects = [e for m in batch for e in self.router.store_failed(m, full=exc.full)]
             else:
                 self.stats.batches += 1
                 effects = []

@@ -11,7 +11,14 @@ from edgechat.core.protocol import Message, RoomInfo
 
 
 class StoreError(Exception):
-    """The store could not do what was asked (disk full, corrupt file...)."""
+    """The store could not do what was asked (disk full, corrupt file...).
+
+    ``full`` says the disk (or the database's size limit) is full: nothing was
+    written, and the same write can succeed once space is freed."""
+
+    def __init__(self, message: str, *, full: bool = False) -> None:
+        super().__init__(message)
+        self.full = full
 
 
 class MessageStore(Protocol):

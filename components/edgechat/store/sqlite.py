@@ -87,10 +87,11 @@ class SqliteStore:
                 out = self._insert(messages)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # a failed COMMIT may have rolled back already
+                    db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+            raise _store_error(exc) from exc
         return out
 
     def _insert(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
@@ -146,7 +147,7 @@ class SqliteStore:
                 (older_than_ms, batch),
             )
         except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+            raise _store_error(exc) from exc
         return cur.rowcount
 
     def count(self) -> int:
@@ -156,7 +157,12 @@ class SqliteStore:
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+            raise _store_error(exc) from exc
 
     def close(self) -> None:
         self._db.close()
+
+
+def _store_error(exc: sqlite3.Error) -> StoreError:
+    name = getattr(exc, "sqlite_errorname", "")
+    return StoreError(str(exc), full=name == "SQLITE_FULL")
