@@ -62,6 +62,7 @@ def test_disk_full_refuses_then_recovers(small_fs):
         _, ack = ann.wait_for(
             lambda t, b: isinstance(b, dict) and b.get("type") == "ack" and b["id"] == message["id"]
         )[0]
+        assert ack["duplicate"] is False  # the refused attempt stored nothing
         page = ann.request({"type": "history", "room": "full", "after": 0, "limit": 200}, "history")
         ids = [m["id"] for m in page["messages"]]
         assert ids[0] == kept["id"] and ids[-1] == message["id"]
