@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from tests.support.edge import ChatClient, Edge
 from tests.web.conftest import room_name
 
 STATES_JS = """() => {
@@ -48,3 +57,207 @@ def test_two_pages_chat(open_tab):
     assert ann.page.locator("#messages li.cont").count() == 1
     ann.screenshot("two-pages-ann")
     bob.screenshot("two-pages-bob")
+
+
+def _seed(client: ChatClient, room: str, count: int) -> list[str]:
+    """Sends ``count`` messages as fast as the broker takes them; waits for
+    every ack.  Returns the texts in send order."""
+    texts = [f"seed {i:03d}" for i in range(count)]
+    inbox = f"chat/in/{client.client_id}"
+    for i, text in enumerate(texts):
+        client.client.publish(
+            f"chat/out/{client.client_id}",
+            json.dumps({"type": "message", "id": f"seed-{room}-{i:04d}", "room": room, "text": text}),
+            qos=1,
+        )
+    client.wait_for(lambda t, b: t == inbox and b.get("type") == "ack", timeout_s=30, count=count)
+    assert not [e for e in client.events(inbox, "error")], client.events(inbox, "error")
+    return texts
+
+
+def test_late_page_sees_history_and_loads_older_without_gaps(open_tab, paho):
+    room = room_name("history")
+    count = 230
+    texts = _seed(paho("Seeder", room), room, count)
+    carol = open_tab("Carol", room)
+    carol.wait_texts(texts[-1])
+    first_page = carol.messages()
+    assert 0 < len(first_page) < count
+    assert [m["text"] for m in first_page] == texts[-len(first_page) :]
+    older = carol.page.locator("#load-older")
+    pages = 0
+    while older.is_visible():
+        shown = len(carol.messages())
+        try:
+            older.click(timeout=5_000)
+        except PlaywrightTimeout:
+            if older.is_hidden():  # a scroll-triggered load fetched the last page
+                break
+            raise
+        carol.page.wait_for_function(
+            "n => document.querySelectorAll('#messages li').length > n"
+            " || document.getElementById('load-older').hidden",
+            arg=shown,
+        )
+        pages += 1
+        assert pages < 20
+    carol.page.wait_for_selector("#history-start", state="visible")
+    shown = carol.messages()
+    assert [m["seq"] for m in shown] == list(range(1, count + 1))
+    assert [m["text"] for m in shown] == texts
+    assert len({m["id"] for m in shown}) == count
+    assert all(m["state"] == "sent" for m in shown)
+    carol.screenshot("history-loaded")
+
+
+def test_paho_client_and_page_chat(open_tab, paho):
+    room = room_name("paho")
+    dave = open_tab("Dave", room)
+    device = paho("Sensor-7", room)
+    dave.send("hello device")
+    _, event = device.wait_for(
+        lambda t, b: t == f"chat/pub/{room}" and b.get("text") == "hello device"
+    )[0]
+    assert event["nick"] == "Dave" and event["clientId"] == dave.client_id()
+    device.send({"type": "message", "id": "device-msg-0001", "room": room, "text": "temperature 21.5 C"})
+    dave.wait_texts("temperature 21.5 C")
+    shown = {m["text"]: m for m in dave.messages()}
+    assert shown["temperature 21.5 C"]["nick"] == "Sensor-7"
+    assert dave.texts().count("temperature 21.5 C") == 1
+    dave.page.wait_for_selector(f'#members li[data-client-id="{device.client_id}"]', state="attached")
+
+
+def test_reload_keeps_nick_and_shows_history(open_tab):
+    room = room_name("reload")
+    erin = open_tab("Erin", room)
+    client_id = erin.client_id()
+    for text in ("before reload 1", "before reload 2"):
+        erin.send(text)
+    erin.wait_texts("before reload 1", "before reload 2", state="sent")
+    erin.page.reload()
+    erin.banner("connected")
+    erin.wait_texts("before reload 1", "before reload 2", state="sent")
+    assert not erin.page.locator("#nick-dialog").is_visible()
+    assert erin.page.text_content("#nick-label") == "Erin"
+    assert erin.client_id() == client_id  # the tab keeps its session
+    assert erin.texts() == ["before reload 1", "before reload 2"]
+    erin.send("after reload")
+    erin.wait_texts("after reload", state="sent")
+    assert [m["nick"] for m in erin.messages()] == ["Erin"] * 3
+
+
+def _wait_broker_restarted(edge: Edge, old_pid: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        broker = edge.status().get("broker", {})
+        if broker.get("running") and broker.get("pid") not in (None, old_pid):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the broker was not restarted")
+
+
+def _signed_in(paho: Callable[..., ChatClient], nick: str, room: str, timeout_s: float = 20.0) -> ChatClient:
+    """A paho client, once the restarted broker and the Router take requests."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return paho(nick, room)
+        except (OSError, AssertionError, TimeoutError, subprocess.CalledProcessError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_broker_restart_page_reconnects_and_backfills(open_tab, paho, edge):
+    room = room_name("restart")
+    fay = open_tab("Fay", room)
+    fay.send("before the restart")
+    fay.wait_texts("before the restart", state="sent")
+    old_pid = edge.status()["broker"]["pid"]
+    os.kill(old_pid, signal.SIGKILL)
+    fay.banner("reconnecting")
+    fay.screenshot("broker-restart-reconnecting")
+    _wait_broker_restarted(edge, old_pid)
+    other = _signed_in(paho, "Gus", room)
+    sent = [f"while you were away {i}" for i in range(3)]
+    for i, text in enumerate(sent):
+        other.send({"type": "message", "id": f"away-{room}-{i}", "room": room, "text": text})
+    fay.banner("connected", timeout_ms=30_000)
+    fay.wait_texts(*sent)
+    fay.send("after the restart")
+    fay.wait_texts("after the restart", state="sent")
+    texts = fay.texts()
+    assert texts == ["before the restart", *sent, "after the restart"]
+    seqs = [m["seq"] for m in fay.messages()]
+    assert seqs == list(range(1, 6))
+
+
+def test_offline_messages_are_delivered_once(open_tab, paho):
+    room = room_name("offline")
+    hal = open_tab("Hal", room)
+    device = paho("Ivy", room)
+    hal.page.context.set_offline(True)
+    hal.banner("offline")
+    queued = [f"typed offline {i}" for i in range(3)]
+    for text in queued:
+        hal.send(text)
+    hal.wait_texts(*queued, state="queued")
+    device.send({"type": "message", "id": f"meanwhile-{room}", "room": room, "text": "sent meanwhile"})
+    hal.screenshot("offline-queued")
+    hal.page.context.set_offline(False)
+    hal.banner("connected")
+    hal.wait_texts(*queued, state="sent")
+    hal.wait_texts("sent meanwhile")
+    assert sorted(hal.texts()) == sorted([*queued, "sent meanwhile"])
+    # Once each for the others, and once each in the store.
+    pub = f"chat/pub/{room}"
+    device.wait_for(lambda t, b: t == pub and b.get("text") in queued, count=3)
+    history = device.request({"type": "history", "room": room, "limit": 50}, "history")
+    stored = [m["text"] for m in history["messages"]]
+    assert sorted(stored) == sorted([*queued, "sent meanwhile"])
+    received = [e["text"] for e in device.events(pub, "message")]
+    assert sorted(received) == sorted([*queued, "sent meanwhile"])
+
+
+EVIL_NICK = "<b>b</b><script>alert(5)</script"
+XSS = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(2)</script>",
+    '"><svg onload=alert(3)>',
+    "<iframe src=javascript:alert(4)>",
+]
+
+
+def test_user_content_is_shown_as_text(open_tab, paho):
+    room = room_name("xss")
+    mallory = open_tab(XSS[0], room)
+    victim = open_tab("Victim", room)
+    device = paho(EVIL_NICK, room)
+    for text in XSS:
+        mallory.send(text)
+    device.send({"type": "message", "id": f"xss-device-{room}", "room": room, "text": XSS[1]})
+    victim.wait_texts(*XSS, state="sent")
+    victim.wait_texts(XSS[1])
+    for tab in (victim, mallory):
+        shown = tab.messages()
+        assert [m["text"] for m in shown] == [*XSS, XSS[1]]
+        assert shown[0]["nick"] == XSS[0]
+        assert shown[-1]["nick"] == EVIL_NICK
+        markup = "#messages img, #messages script, #messages svg, #messages iframe, #messages b"
+        assert tab.page.locator(markup).count() == 0
+        members = tab.page.locator("#members li").all_text_contents()
+        assert any(XSS[0] in m for m in members)
+        assert tab.page.locator("#members img, #members script, #members b").count() == 0
+        assert tab.page.evaluate("typeof window.__pwned") == "undefined"
+    # Room names: refused with the name shown literally, never used as markup.
+    victim.page.fill("#room-input", XSS[0])
+    victim.page.press("#room-input", "Enter")
+    error = victim.page.locator("#room-error")
+    error.wait_for(state="visible")
+    assert XSS[0] in error.text_content()
+    victim.page.evaluate("location.hash = '#/room/' + encodeURIComponent('<script>alert(6)</script>')")
+    victim.page.wait_for_function(
+        "document.getElementById('room-error').textContent.includes('<script>alert(6)</script>')"
+    )
+    assert victim.page.locator("body img, body script:not([src]), body svg").count() == 0
+    victim.screenshot("xss-literal")
