@@ -1,0 +1,52 @@
+"""The Router component alone: ``python -m edgechat.router [--greengrass]``.
+
+The chat rules and the message store, over the Broker's loopback listener
+(same data directory: the system account's password is there).  Limits, rate
+and retention change live; anything else restarts the service in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from edgechat.entry import main
+from edgechat.greengrass.catalogue import ROUTER
+from edgechat.router.service import RouterService
+from edgechat.router.wiring import open_store, router_service
+from edgechat.settings import Settings
+
+
+class RouterComponent:
+    name = "router"
+    live = frozenset({"limits", "rate", "retention_days"})
+
+    def __init__(self) -> None:
+        self.service: RouterService | None = None
+
+    async def run(self, settings: Settings, ready: asyncio.Event) -> None:
+        store = open_store(settings)
+        try:
+            self.service = router_service(settings, store)
+            task = asyncio.create_task(self.service.run(), name="router-service")
+            waiter = asyncio.create_task(self.service.ready.wait())
+            try:
+                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                if waiter.done():
+                    ready.set()
+                await task
+            finally:
+                for t in (task, waiter):
+                    t.cancel()
+                await asyncio.gather(task, waiter, return_exceptions=True)
+        finally:
+            self.service = None
+            store.close()
+
+    def apply(self, settings: Settings) -> None:
+        if self.service is not None:
+            self.service.router.config = settings.router
+            self.service.retention_ms = settings.retention_ms
+
+
+if __name__ == "__main__":
+    sys.exit(main(RouterComponent(), ROUTER.settings, None, "python -m edgechat.router", __doc__ or ""))
