@@ -1,6 +1,7 @@
 """One contract, every MessageStore: the in-memory fake must behave like SQLite."""
 
 import sqlite3
+import uuid
 
 import pytest
 
@@ -16,9 +17,19 @@ def message(mid: str, room: str = "r", ts: int = 1000, counter: int = 0, client:
     )  # fmt: skip
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
 def store(request, tmp_path):
-    s = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "m.db")
+    if request.param == "memory":
+        s = MemoryStore()
+    elif request.param == "sqlite":
+        s = SqliteStore(tmp_path / "m.db")
+    else:  # the cloud's store, on moto_server (started once for the session)
+        from edgechat.cloud.dynamo import DynamoStore
+        from tests.support.moto import new_chat_table
+
+        url = request.getfixturevalue("moto_url")
+        table = f"t{uuid.uuid4().hex[:12]}"
+        s = DynamoStore(new_chat_table(url, table), table)
     yield s
     s.close()
 

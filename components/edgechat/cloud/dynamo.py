@@ -1,0 +1,258 @@
+"""The cloud's MessageStore on DynamoDB: the same contract as SQLite at the edge.
+
+One table (template.yaml, ChatTable):
+
+| pk            | sk           | what                                              |
+| room#<room>   | m#<seq:012>  | a message, numbered by the cloud's own per-room seq |
+| room#<room>   | meta         | the room's counter: lastSeq, lastTs, maxKey         |
+| id#<id>       | id           | the idempotency item: which room/seq holds that id  |
+
+A message is written in one transaction: the id item (condition: the id is new),
+the message item (condition: the key is free) and the room counter (condition:
+it still has the value read).  A resent id fails the first condition and finds
+the stored copy; a concurrent writer to the room fails the third and retries
+with the next seq.  So nothing is ever overwritten, sequences have no gaps, and
+duplicates are caught by the same conditional write on the client-made id as
+at the edge.  Each message is its own transaction (a batch is not atomic here,
+but every message in it is idempotent, so a retried batch is safe).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from edgechat.core.clock import Hlc, hlc_of
+from edgechat.core.protocol import Message, RoomInfo
+from edgechat.store.base import StoreError
+
+log = logging.getLogger(__name__)
+
+KIND_INDEX: Final = "byKind"
+MAX_ATTEMPTS: Final = 20  # contended room counters: each retry means another writer won
+_SEQ_DIGITS: Final = 12
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def room_pk(room: str) -> str:
+    return f"room#{room}"
+
+
+def message_sk(seq: int) -> str:
+    return f"m#{seq:0{_SEQ_DIGITS}d}"
+
+
+def id_pk(message_id: str) -> str:
+    return f"id#{message_id}"
+
+
+def to_item(m: Message, expires_at: int | None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": room_pk(m.room), "sk": message_sk(m.seq), "id": m.id, "room": m.room, "seq": m.seq,
+        "ts": m.ts, "orderKey": m.order_key, "site": m.site, "clientId": m.client_id,
+        "nick": m.nick, "text": m.text,
+    }  # fmt: skip
+    if m.reply_to is not None:
+        item["replyTo"] = m.reply_to
+    if expires_at is not None:
+        item["expiresAt"] = expires_at
+    return item
+
+
+def from_item(item: dict[str, Any]) -> Message:
+    return Message(
+        id=item["id"], room=item["room"], seq=int(item["seq"]), ts=int(item["ts"]),
+        order_key=item["orderKey"], site=item["site"], client_id=item["clientId"],
+        nick=item["nick"], text=item["text"], reply_to=item.get("replyTo"),
+    )  # fmt: skip
+
+
+def _dump(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items()}
+
+
+def _load(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+class DynamoStore:
+    """``client`` is a boto3 DynamoDB client; ``retention_s`` sets each item's TTL."""
+
+    def __init__(self, client: Any, table: str, *, retention_s: int | None = None) -> None:
+        self._db = client
+        self.table = table
+        self.retention_s = retention_s
+
+    # -- writes
+
+    def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        rooms: dict[str, dict[str, Any]] = {}
+        try:
+            return [self._add_one(m, rooms) for m in messages]
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB: {exc}") from exc
+
+    def _add_one(self, m: Message, rooms: dict[str, dict[str, Any]]) -> tuple[Message, bool]:
+        for _ in range(MAX_ATTEMPTS):
+            meta = rooms.get(m.room) or self._meta(m.room)
+            stored = replace(m, seq=int(meta.get("lastSeq", 0)) + 1)
+            new_meta = {
+                "pk": room_pk(m.room), "sk": "meta", "kind": "room", "room": m.room,
+                "lastSeq": stored.seq, "lastTs": max(int(meta.get("lastTs", 0)), m.ts),
+                "maxKey": max(str(meta.get("maxKey", "")), m.order_key),
+            }  # fmt: skip
+            expires = m.ts // 1000 + self.retention_s if self.retention_s else None
+            id_item = {"pk": id_pk(m.id), "sk": "id", "room": m.room, "seq": stored.seq}
+            if expires is not None:
+                id_item["expiresAt"] = expires
+            counter_ok = (
+                "lastSeq = :prev" if "lastSeq" in meta else "attribute_not_exists(pk)",
+                {":prev": _ser.serialize(meta["lastSeq"])} if "lastSeq" in meta else {},
+            )
+            try:
+                self._db.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self.table, "Item": _dump(id_item),
+                                 "ConditionExpression": "attribute_not_exists(pk)"}},
+                        {"Put": {"TableName": self.table, "Item": _dump(to_item(stored, expires)),
+                                 "ConditionExpression": "attribute_not_exists(pk)"}},
+                        {"Put": {"TableName": self.table, "Item": _dump(new_meta),
+                                 "ConditionExpression": counter_ok[0],
+                                 **({"ExpressionAttributeValues": counter_ok[1]} if counter_ok[1] else {})}},
+                    ]
+                )  # fmt: skip
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                rooms.pop(m.room, None)
+                existing = self._by_id(m.id)
+                if existing is not None:
+                    return existing, False
+                continue  # another writer took this seq: read the counter again
+            rooms[m.room] = new_meta
+            return stored, True
+        raise StoreError(f"room {m.room}: gave up after {MAX_ATTEMPTS} contended attempts")
+
+    def _meta(self, room: str) -> dict[str, Any]:
+        got = self._db.get_item(
+            TableName=self.table, Key=_dump({"pk": room_pk(room), "sk": "meta"}), ConsistentRead=True
+        )
+        return _load(got["Item"]) if "Item" in got else {}
+
+    def _by_id(self, message_id: str) -> Message | None:
+        got = self._db.get_item(
+            TableName=self.table, Key=_dump({"pk": id_pk(message_id), "sk": "id"}), ConsistentRead=True
+        )
+        if "Item" not in got:
+            return None
+        ref = _load(got["Item"])
+        msg = self._db.get_item(
+            TableName=self.table,
+            Key=_dump({"pk": room_pk(ref["room"]), "sk": message_sk(int(ref["seq"]))}),
+            ConsistentRead=True,
+        )
+        return from_item(_load(msg["Item"])) if "Item" in msg else None
+
+    # -- reads
+
+    def history(
+        self, room: str, *, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> tuple[list[Message], bool]:
+        if after is not None:
+            lo, hi, forward = after + 1, 10**_SEQ_DIGITS - 1, True
+        else:
+            lo, hi, forward = 1, (10**_SEQ_DIGITS if before is None else before) - 1, False
+        if lo > hi:
+            return [], False
+        try:
+            got = self._db.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues=_dump(
+                    {":pk": room_pk(room), ":lo": message_sk(lo), ":hi": message_sk(hi)}
+                ),
+                ScanIndexForward=forward,
+                Limit=limit + 1,
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB: {exc}") from exc
+        items = [from_item(_load(i)) for i in got["Items"]]
+        return items[:limit], len(items) > limit
+
+    def _room_metas(self) -> list[dict[str, Any]]:
+        metas: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": KIND_INDEX,
+            "KeyConditionExpression": "kind = :k",
+            "ExpressionAttributeValues": _dump({":k": "room"}),
+        }
+        try:
+            while True:
+                got = self._db.query(**kwargs)
+                metas += [_load(i) for i in got["Items"]]
+                if "LastEvaluatedKey" not in got:
+                    return metas
+                kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB: {exc}") from exc
+
+    def rooms(self) -> list[RoomInfo]:
+        infos = [RoomInfo(m["room"], int(m["lastSeq"]), int(m["lastTs"])) for m in self._room_metas()]
+        return sorted(infos, key=lambda i: (-i.last_ts, i.room))
+
+    def max_clock(self) -> Hlc:
+        keys = [str(m["maxKey"]) for m in self._room_metas() if m.get("maxKey")]
+        return hlc_of(max(keys)) if keys else Hlc()
+
+    # -- housekeeping (DynamoDB's TTL does this in the cloud; here for the contract)
+
+    def _scan_messages(self, extra: str = "", values: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self._db.scan(
+            TableName=self.table,
+            FilterExpression="begins_with(sk, :m)" + extra,
+            ExpressionAttributeValues=_dump({":m": "m#", **(values or {})}),
+            **kw,
+        )
+
+    def expire(self, older_than_ms: int, batch: int = 1000) -> int:
+        doomed: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        try:
+            while len(doomed) < batch:
+                got = self._scan_messages(" AND ts < :t", {":t": older_than_ms}, **kwargs)
+                doomed += [_load(i) for i in got["Items"]]
+                if "LastEvaluatedKey" not in got:
+                    break
+                kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+            doomed = doomed[:batch]
+            keys = [{"pk": d["pk"], "sk": d["sk"]} for d in doomed]
+            keys += [{"pk": id_pk(d["id"]), "sk": "id"} for d in doomed]
+            for i in range(0, len(keys), 25):  # BatchWriteItem takes at most 25
+                requests = [{"DeleteRequest": {"Key": _dump(k)}} for k in keys[i : i + 25]]
+                self._db.batch_write_item(RequestItems={self.table: requests})
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB: {exc}") from exc
+        return len(doomed)
+
+    def count(self) -> int:
+        total, kwargs = 0, {}
+        try:
+            while True:
+                got = self._scan_messages(Select="COUNT", **kwargs)
+                total += got["Count"]
+                if "LastEvaluatedKey" not in got:
+                    return total
+                kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB: {exc}") from exc
+
+    def close(self) -> None:
+        pass
