@@ -17,6 +17,7 @@ class LabelerCode(StrEnum):
     PICTURE_TYPE = "picture_type"  # not JPEG, PNG or WebP by its content
     PICTURE_CORRUPT = "picture_corrupt"  # truncated or undecodable
     PICTURE_TOO_MANY_PIXELS = "picture_too_many_pixels"  # decompression bomb
+    PICTURE_POLYGLOT = "picture_polyglot"  # another file hidden in or after the picture
     MODEL_MISSING = "model_missing"
     MODEL_TAMPERED = "model_tampered"
     PROVIDER_FAILED = "provider_failed"
