@@ -52,3 +52,11 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist build *.egg-info components/*.egg-info .pytest_cache .ruff_cache
+
+# The performance suite (docs/performance.md): every scenario, results and plots
+# in bench-results/ (gitignored).  BENCH_ARGS=--quick for a few-second check.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev,bench]'
+	$(VENV)/bin/edgechat bench all --out bench-results $(BENCH_ARGS)

@@ -1,0 +1,93 @@
+"""Each benchmark scenario in --quick mode: it runs end to end against a real
+edgechat and writes results of the expected shape.  No timing thresholds: the
+numbers belong in docs/performance.md, not in CI."""
+
+import json
+
+import pytest
+
+from edgechat.bench import SCENARIOS
+from edgechat.bench.cli import run_scenario
+
+pytestmark = pytest.mark.integration
+
+
+def _ms(summary, n_min=1):
+    assert summary["n"] >= n_min
+    assert 0 < summary["p50"] <= summary["p99"] <= summary["p999"] <= summary["max"]
+
+
+def check_startup(r):
+    assert len(r["freshS"]) == len(r["againS"]) == 1
+    assert all(0 < s < 60 for s in r["freshS"] + r["againS"])
+
+
+def check_store(r):
+    assert {i["synchronous"] for i in r["inserts"]} == {"FULL", "NORMAL"}
+    assert all(i["inserted"] > 0 and i["perS"] > 0 for i in r["inserts"])
+    assert [h["stored"] for h in r["history"]] == list(r["config"]["sizes"])
+    for h in r["history"]:
+        _ms(h["pageMs"], h["queries"])
+
+
+def check_latency(r):
+    for mode in ("raw", "edgechat"):
+        assert r[mode]["sent"] > 0
+        assert r[mode]["deliveredFraction"] == 1.0
+        _ms(r[mode]["deliveryMs"])
+    _ms(r["edgechat"]["ackMs"], r["edgechat"]["sent"])
+    assert set(r["met"]) == {"deliveryP99", "ackP99"}
+
+
+def check_fanout(r):
+    assert set(r["steps"]) == {"raw", "edgechat"}
+    for steps in r["steps"].values():
+        assert steps, "every mode runs at least its first step"
+        first = steps[0]
+        assert first["sent"] > 0 and first["deliveredFraction"] == 1.0
+        _ms(first["latencyMs"])
+    assert set(r["maxSustainable"]) == {"raw", "edgechat"}
+
+
+def check_connections(r):
+    clients = [p["clients"] for p in r["points"]]
+    assert clients == sorted(clients) and clients[-1] == 20
+    assert r["points"][-1]["rss"]["mosquitto"] > 0
+    _ms(r["connectMs"], 20)
+
+
+def check_memory(r):
+    for key in ("emptyStore", "fullStore"):
+        for state in ("idle", "connected", "underLoadPeak"):
+            mb = r[key][state]
+            assert 0 < mb["mosquitto"] < mb["total"]
+        assert r[key]["sent"] > 0
+
+
+CHECKS = {name: globals()[f"check_{name}"] for name in SCENARIOS}
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bench-results")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_quick_scenario(scenario, out_dir):
+    path = run_scenario(scenario, out_dir, quick=True)
+    result = json.loads(path.read_text())
+    assert result["scenario"] == scenario and result["quick"] is True
+    assert result["machine"]["nproc"] >= 1
+    CHECKS[scenario](result)
+
+
+def test_plots_from_results(out_dir):
+    pytest.importorskip("matplotlib")
+    from edgechat.bench import plots
+
+    for name in ("store", "fanout"):  # made above unless this test runs alone
+        if not (out_dir / f"{name}.json").exists():
+            run_scenario(name, out_dir, quick=True)
+    made = plots.draw(out_dir)
+    assert [p.name for p in made] == ["latency-vs-load.png", "cost-vs-scale.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in made)
