@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     from edgechat.cloud.cli import register as register_cloud
 
     register_cloud(sub)
+
+    from edgechat.labeler.cli import register as register_labels
+
+    register_labels(sub)
     return parser
 
 

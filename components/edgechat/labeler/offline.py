@@ -20,7 +20,7 @@ CLASSIFIER_SIZE = 280  # EfficientNet-Lite3's input
 
 
 class OfflineProvider:
-    name = "offline:ssd-mobilenet-v2+efficientnet-lite3:openpibo-0.4.4"
+    MODEL = "offline:ssd-mobilenet-v2+efficientnet-lite3:openpibo-0.4.4"
 
     def __init__(
         self,
@@ -37,6 +37,8 @@ class OfflineProvider:
 
         files = verified(ModelFiles.in_dir(folder or package_dir()), expected_sha256 or SHA256)
         self.min_confidence = min_confidence
+        # The cache key: model version and threshold both change the answer.
+        self.name = f"{self.MODEL}:min{min_confidence:g}"
         self._cv2 = cv2
         cv2.setNumThreads(threads)
         self._detector = cv2.dnn.readNetFromTensorflow(str(files.detector_graph), str(files.detector_config))

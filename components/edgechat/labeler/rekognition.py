@@ -17,12 +17,13 @@ _PICTURE_FAULTS = {"InvalidImageFormatException", "ImageTooLargeException", "Inv
 
 
 class RekognitionProvider:
-    name = "rekognition:detect-labels"
+    MODEL = "rekognition:detect-labels"
 
     def __init__(self, client: Any, *, max_labels: int = 25, min_confidence: float = 50.0) -> None:
         self._client = client
         self.max_labels = max_labels
         self.min_confidence = min_confidence
+        self.name = f"{self.MODEL}:max{max_labels}:min{min_confidence:g}"
 
     def detect_labels(self, picture: bytes) -> Labels:
         if len(picture) > MAX_BYTES:
