@@ -92,7 +92,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             region=args.region,
             exact_bucket=args.exact_bucket,
             names=args.component,
-            next_patch=args.next_patch,
+            next_patch_version=args.next_patch,
         )
     except PublishError as exc:
         print(f"edgechat gg publish: {exc}", file=sys.stderr)
