@@ -167,4 +167,3 @@ def paho(edge) -> Iterator[Callable[..., ChatClient]]:
 
 def message_events(client: ChatClient, room: str) -> list[dict[str, Any]]:
     return client.events(f"chat/pub/{room}", "message")
-

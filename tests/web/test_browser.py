@@ -51,7 +51,8 @@ def test_two_pages_chat(open_tab):
         assert texts == ["Hi Bob, the forklift is back in bay 3", "Thanks Ann!", "I'll pick it up at 2"]
         assert [m["state"] for m in tab.messages()] == ["sent"] * 3
         assert sorted(tab.page.locator("#members li").all_text_contents()) in (
-            ["Ann", "Bob (you)"], ["Ann (you)", "Bob"],
+            ["Ann", "Bob (you)"],
+            ["Ann (you)", "Bob"],
         )
     # Bob's two messages are grouped under one name.
     assert ann.page.locator("#messages li.cont").count() == 1
@@ -115,9 +116,7 @@ def test_paho_client_and_page_chat(open_tab, paho):
     dave = open_tab("Dave", room)
     device = paho("Sensor-7", room)
     dave.send("hello device")
-    _, event = device.wait_for(
-        lambda t, b: t == f"chat/pub/{room}" and b.get("text") == "hello device"
-    )[0]
+    _, event = device.wait_for(lambda t, b: t == f"chat/pub/{room}" and b.get("text") == "hello device")[0]
     assert event["nick"] == "Dave" and event["clientId"] == dave.client_id()
     device.send({"type": "message", "id": "device-msg-0001", "room": room, "text": "temperature 21.5 C"})
     dave.wait_texts("temperature 21.5 C")
@@ -261,3 +260,43 @@ def test_user_content_is_shown_as_text(open_tab, paho):
     )
     assert victim.page.locator("body img, body script:not([src]), body svg").count() == 0
     victim.screenshot("xss-literal")
+
+
+def test_phone_layout_keyboard_and_new_room(open_tab):
+    lobby = room_name("phone")
+    jo = open_tab("Jo", lobby, viewport={"width": 390, "height": 740})
+    page = jo.page
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.is_visible("#composer") and not page.is_visible("#sidebar")
+    # Keyboard only: the rooms toggle, then a new room by name.
+    page.focus("#rooms-toggle")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#sidebar", state="visible")
+    assert page.get_attribute("#rooms-toggle", "aria-expanded") == "true"
+    new_room = room_name("new")
+    page.focus("#room-input")
+    page.keyboard.type(new_room.upper())  # names are case-insensitive
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/#/room/{new_room}")
+    page.wait_for_selector("#composer", state="visible")
+    assert page.text_content("#room-title") == f"#{new_room}"
+    page.focus("#text")
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    page.keyboard.press("Enter")
+    jo.wait_texts("first line\nsecond line", state="sent")
+    page.wait_for_selector(f'#members li[data-client-id="{jo.client_id()}"]', state="attached")
+    # Every control has a name a screen reader can say.
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, textarea')].filter(el => {
+             if (el.offsetParent === null) return false;
+             const label = el.labels && el.labels.length ? el.labels[0].textContent : '';
+             return !(label || el.getAttribute('aria-label') || el.textContent.trim());
+           }).map(el => el.id)"""
+    )
+    assert unnamed == []
+    jo.screenshot("phone")
+    # The shared URL opens the same room in another device's browser.
+    kim = open_tab("Kim", new_room)
+    kim.wait_texts("first line\nsecond line")
