@@ -91,7 +91,9 @@ def run(work_dir: Path, quick: bool) -> dict[str, Any]:
         clean(picture)
         intake.append(time.perf_counter() - t)
     t = time.perf_counter()
-    many = [Labelled(f"{i}", item.labels) for i in range(25) for item in labelled]  # 25 x the batch
+    many = [
+        Labelled(f"{i}-{j}", item.labels) for i in range(25) for j, item in enumerate(labelled)
+    ]  # 25 x the batch
     html = render_html(count(many), HtmlParams())
     pipeline_s = time.perf_counter() - t
     rss_now, rss_peak = _rss_mib()

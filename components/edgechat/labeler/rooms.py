@@ -1,0 +1,67 @@
+"""Pure core of the Labeler service: picture messages in, label and tag-cloud events out.
+
+Event shapes (docs/labeler.md).  A chat message that carries pictures, as the
+Router announces it on ``chat/pub/{room}``:
+
+    {"type": "message", "id": "...", "room": "lobby", ...,
+     "attachments": [{"kind": "picture", "sha256": "<64 hex>", "type": "image/jpeg", ...}]}
+
+The Labeler answers on the same topic with one ``labels`` event per picture and
+the room's updated ``tagcloud`` (data, not HTML: clients render it as text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from edgechat.labeler.labels import Labels, labels_to_json
+from edgechat.labeler.pipeline import Labelled, Tally, count, top
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def pictures_in(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """The picture references a room event carries (none for anything else)."""
+    if event.get("type") != "message" or not isinstance(event.get("attachments"), list):
+        return ()
+    refs = (
+        a.get("sha256") for a in event["attachments"] if isinstance(a, dict) and a.get("kind") == "picture"
+    )
+    return tuple(dict.fromkeys(r for r in refs if isinstance(r, str) and _SHA256.fullmatch(r)))
+
+
+@dataclass(frozen=True, slots=True)
+class Clouds:
+    """Each room's tally.  Immutable: ``add`` returns a new Clouds."""
+
+    rooms: Mapping[str, Tally] = field(default_factory=lambda: MappingProxyType({}))
+
+    def has(self, room: str, picture: str) -> bool:
+        return picture in self.rooms.get(room, Tally()).pictures
+
+    def add(self, room: str, picture: str, labels: Labels) -> Clouds:
+        tally = self.rooms.get(room, Tally()) + count([Labelled(picture, labels)])
+        return Clouds(MappingProxyType({**self.rooms, room: tally}))
+
+
+def labels_event(room: str, message_id: str, picture: str, labels: Labels) -> dict[str, Any]:
+    return {"type": "labels", "room": room, "messageId": message_id, "picture": picture,
+            "labels": labels_to_json(labels)}  # fmt: skip
+
+
+def tagcloud_event(room: str, tally: Tally, *, min_confidence: float, max_tags: int = 40) -> dict[str, Any]:
+    """The room's cloud as data: label, count, and which pictures (for click-through)."""
+    return {
+        "type": "tagcloud",
+        "room": room,
+        "minConfidence": min_confidence,
+        "pictures": len(tally.pictures),
+        "tags": [
+            {"label": name, "count": n, "pictures": list(tally.pictures_of(name, min_confidence))}
+            for name, n in top(max_tags, tally.counts(min_confidence))
+        ],
+    }

@@ -1,0 +1,115 @@
+"""The Labeler service's shell: MQTT in and out, labelling on a worker thread.
+
+Subscribes to ``chat/pub/+`` on the broker's loopback listener as the system
+account; for each picture a message carries, reads it from the picture store,
+labels it (once: the label cache), updates the room's tag cloud and publishes
+``labels`` and ``tagcloud`` events on ``chat/pub/{room}`` (rooms.py).
+Tag clouds live in memory: after a restart a room's cloud grows again from
+new pictures (the labels themselves are cached on disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+
+import aiomqtt
+
+from edgechat.core.errors import ChatError
+from edgechat.labeler.cache import CachedProvider
+from edgechat.labeler.intake import PictureStore
+from edgechat.labeler.labels import Labels
+from edgechat.labeler.rooms import Clouds, labels_event, pictures_in, tagcloud_event
+
+log = logging.getLogger(__name__)
+
+LABELER_CLIENT_ID = "edgechat-labeler"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelerLimits:
+    min_confidence: float = 50.0
+    max_tags: int = 40
+    max_payload: int = 256 * 1024  # a room event bigger than this isn't a chat message
+    reconnect_max_s: float = 5.0
+
+
+class LabelerService:
+    def __init__(
+        self,
+        provider: CachedProvider,
+        pictures: PictureStore,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        limits: LabelerLimits | None = None,
+    ) -> None:
+        self.provider = provider
+        self.pictures = pictures
+        self.host, self.port, self.username, self._password = host, port, username, password
+        self.limits = limits or LabelerLimits()
+        self.clouds = Clouds()
+        self.labelled = 0
+        self.failed = 0
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        """Until cancelled; reconnects with backoff."""
+        delay = 0.2
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.host, self.port, identifier=LABELER_CLIENT_ID,
+                    username=self.username, password=self._password,
+                ) as client:  # fmt: skip
+                    await client.subscribe("chat/pub/+", qos=1)
+                    self.ready.set()
+                    delay = 0.2
+                    async for message in client.messages:
+                        await self._handle(client, message)
+            except aiomqtt.MqttError as exc:
+                self.ready.clear()
+                log.warning("labeler: broker connection lost (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(self.limits.reconnect_max_s, delay * 2)
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray) or len(payload) > self.limits.max_payload:
+            return
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        # The room is the topic's (the ACL guards topics); only the Router publishes there.
+        room, message_id = str(message.topic).removeprefix("chat/pub/"), str(event.get("id", ""))
+        for ref in pictures_in(event):
+            if self.clouds.has(room, ref):
+                continue
+            try:
+                labels = await asyncio.to_thread(self._label, ref)
+            except (ChatError, OSError) as exc:
+                self.failed += 1
+                log.warning("labeler: picture %s in %s: %s", ref, room, exc)
+                continue
+            self.labelled += 1
+            self.clouds = self.clouds.add(room, ref, labels)
+            topic = f"chat/pub/{room}"
+            await client.publish(topic, json.dumps(labels_event(room, message_id, ref, labels)), qos=1)
+            cloud = tagcloud_event(
+                room, self.clouds.rooms[room],
+                min_confidence=self.limits.min_confidence, max_tags=self.limits.max_tags,
+            )  # fmt: skip
+            await client.publish(topic, json.dumps(cloud), qos=1)
+
+    def _label(self, ref: str) -> Labels:
+        path = self.pictures.find(ref)
+        if path is None:
+            raise FileNotFoundError(f"no stored picture {ref}")
+        return self.provider.labels_by_hash(ref, path.read_bytes())

@@ -1,0 +1,52 @@
+"""Pure: which pictures a room event carries; per-room clouds; the events published."""
+
+from __future__ import annotations
+
+from edgechat.labeler.labels import Label
+from edgechat.labeler.rooms import Clouds, labels_event, pictures_in, tagcloud_event
+
+A, B = "a" * 64, "b" * 64
+
+
+def test_pictures_in_reads_only_valid_picture_attachments() -> None:
+    event = {
+        "type": "message",
+        "attachments": [
+            {"kind": "picture", "sha256": A},
+            {"kind": "picture", "sha256": A},  # twice: labelled once
+            {"kind": "picture", "sha256": "../../etc/passwd"},
+            {"kind": "file", "sha256": B},
+            "junk",
+        ],
+    }
+    assert pictures_in(event) == (A,)
+    assert pictures_in({"type": "presence", "attachments": [{"kind": "picture", "sha256": A}]}) == ()
+    assert pictures_in({"type": "message", "attachments": "nope"}) == ()
+    assert pictures_in({"type": "labels", "picture": A}) == ()  # our own events
+
+
+def test_clouds_are_per_room_and_immutable() -> None:
+    empty = Clouds()
+    one = empty.add("lobby", A, (Label("Cat", 90.0),))
+    two = one.add("lobby", B, (Label("Cat", 80.0), Label("Cup", 40.0))).add("dev", A, (Label("Cat", 90.0),))
+    assert empty.rooms == {} and dict(one.rooms["lobby"].counts()) == {"Cat": 1}
+    assert dict(two.rooms["lobby"].counts()) == {"Cat": 2, "Cup": 1} and two.has("dev", A)
+    assert not two.has("dev", B)
+
+
+def test_events_are_data_with_the_threshold_applied() -> None:
+    clouds = (
+        Clouds()
+        .add("lobby", A, (Label("Cat", 90.0),))
+        .add("lobby", B, (Label("Cat", 80.0), Label("Cup", 40.0)))
+    )
+    cloud = tagcloud_event("lobby", clouds.rooms["lobby"], min_confidence=50)
+    assert cloud == {
+        "type": "tagcloud",
+        "room": "lobby",
+        "minConfidence": 50,
+        "pictures": 2,
+        "tags": [{"label": "Cat", "count": 2, "pictures": [A, B]}],
+    }
+    event = labels_event("lobby", "m1", A, (Label("Cat", 90.0),))
+    assert event["type"] == "labels" and event["labels"][0]["Name"] == "Cat"

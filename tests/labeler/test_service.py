@@ -1,0 +1,86 @@
+"""The Labeler service against a real edge (Mosquitto, Router): a picture
+message on chat/pub/{room} gets labels and a tag cloud on the same topic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from edgechat.broker.config import SYSTEM_USER
+from edgechat.labeler.cache import CachedProvider, LabelCache
+from edgechat.labeler.intake import PictureStore, accept
+from edgechat.labeler.service import LabelerService
+from tests.support.edge import ChatClient, running_edge, system_client
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory):
+    with running_edge(tmp_path_factory.mktemp("edge") / "data") as e:
+        yield e
+
+
+@pytest.fixture
+def labeler(edge, offline, tmp_path) -> Iterator[LabelerService]:
+    service = LabelerService(
+        CachedProvider(offline, LabelCache(tmp_path / "labels.db")),
+        PictureStore.in_data_dir(edge.data_dir),
+        host="127.0.0.1",
+        port=edge.internal_port,
+        username=SYSTEM_USER,
+        password=edge.system_password(),
+    )
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(service.run())
+
+    def serve() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = loop.time() + 10
+    while not service.ready.is_set():
+        assert loop.time() < deadline, "the labeler did not connect"
+        threading.Event().wait(0.05)
+    yield service
+    loop.call_soon_threadsafe(task.cancel)
+    thread.join(10)
+    loop.close()
+
+
+def test_a_picture_message_gets_labels_and_a_tag_cloud(edge, labeler, photos) -> None:
+    stored = accept(photos["chelsea"], PictureStore.in_data_dir(edge.data_dir))
+    ref = stored.picture.sha256
+    creds = edge.credentials("watcher")
+    watcher = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
+    assert watcher.connect() == 0
+    watcher.subscribe("chat/pub/lobby")
+    router = system_client(edge, "test-router-stand-in")
+    try:
+        message = {"type": "message", "id": "01PICTURE0000000000000001", "room": "lobby", "text": "my cat",
+                   "attachments": [{"kind": "picture", **stored.picture.to_json()}]}  # fmt: skip
+        router.send(message, "chat/pub/lobby")
+        router.send(message, "chat/pub/lobby")  # announced twice: labelled once
+        ((_, labels),) = watcher.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "labels", 30)
+        assert labels["picture"] == ref and labels["messageId"] == message["id"]
+        assert "Cat" in {label["Name"] for label in labels["labels"]}
+        ((_, cloud),) = watcher.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "tagcloud", 10)
+        tags = {tag["label"]: tag for tag in cloud["tags"]}
+        assert tags["Cat"]["count"] == 1 and tags["Cat"]["pictures"] == [ref]
+        router.send({**message, "id": "01PICTURE0000000000000002", "attachments": [
+            {"kind": "picture", "sha256": "f" * 64}]}, "chat/pub/lobby")  # fmt: skip
+        deadline = time.monotonic() + 10
+        while labeler.failed == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert labeler.labelled == 1 and labeler.failed == 1  # the unknown picture is skipped
+        assert labeler.provider.misses == 1
+    finally:
+        watcher.close()
+        router.close()
