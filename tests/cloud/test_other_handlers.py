@@ -1,0 +1,125 @@
+"""StreamFunction (Kinesis micro-batches), SyncFunction (idempotent ingest) and
+HistoryFunction, with recorded-shape events."""
+
+import base64
+import json
+
+import pytest
+
+from edgechat.cloud.handlers import history_api, stream, sync
+from edgechat.core.clock import Hlc, order_key
+
+
+def kinesis_event(*records: tuple[str, bytes]) -> dict:
+    return {"Records": [
+        {"eventSource": "aws:kinesis", "eventID": f"shardId-000000000000:{seq}",
+         "kinesis": {"sequenceNumber": seq, "partitionKey": "ann", "data": base64.b64encode(data).decode()}}
+        for seq, data in records
+    ]}  # fmt: skip
+
+
+def stream_record(client_id: str, body: dict | bytes, ts: int = 5) -> bytes:
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    rule = {"payload": base64.b64encode(payload).decode(), "clientId": client_id, "receivedMs": ts}
+    return json.dumps(rule).encode()
+
+
+class FlakyIot:
+    """Publishes, except to one room."""
+
+    def __init__(self, broken: str) -> None:
+        self.broken, self.sent = broken, []
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        if topic == f"chat/pub/{self.broken}":
+            raise ConnectionError("throttled")
+        self.sent.append((topic, json.loads(payload)))
+
+
+def test_a_micro_batch_becomes_one_event_per_room_and_reports_only_what_failed(cloud):
+    iot = FlakyIot(broken="kitchen")
+    cloud.deps.publish = iot
+    event = kinesis_event(
+        ("1", stream_record("ann", {"type": "typing", "room": "lobby"})),
+        (
+            "2",
+            stream_record(
+                "bob", {"type": "reaction", "room": "lobby", "messageId": "m0000001", "emoji": "+1"}
+            ),
+        ),
+        ("3", stream_record("cy", {"type": "typing", "room": "kitchen"})),
+        ("4", b"not json at all"),  # unreadable: dropped, since a retry never helps
+        ("5", stream_record("dee", {"type": "reading", "room": "lobby", "value": 21.5})),
+    )
+    assert stream.handle(event, cloud.deps) == {"batchItemFailures": [{"itemIdentifier": "3"}]}
+    ((topic, activity),) = iot.sent
+    assert topic == "chat/pub/lobby"
+    assert [(e["clientId"], e["kind"]) for e in activity["events"]] == [
+        ("ann", "typing"), ("bob", "reaction"), ("dee", "reading"),
+    ]  # fmt: skip
+    assert activity["events"][1]["emoji"] == "+1" and activity["events"][2]["value"] == 21.5
+
+
+@pytest.mark.parametrize(
+    "body", [{"type": "message", "room": "lobby"}, {"type": "typing", "room": "Bad Room!"}]
+)
+def test_stream_records_outside_the_model_are_dropped(cloud, body):
+    assert stream.handle(kinesis_event(("9", stream_record("ann", body))), cloud.deps) == {
+        "batchItemFailures": []
+    }
+    assert cloud.published == []
+
+
+def site_message(mid: str, wall: int, site: str = "site-a") -> dict:
+    return {"type": "message", "id": mid, "room": "lobby", "seq": 7, "ts": wall,
+            "orderKey": order_key(Hlc(wall, 0), site, mid), "site": site, "clientId": "ann",
+            "nick": "Ann", "text": f"from {site}"}  # fmt: skip
+
+
+def sync_event(thing: str, body: dict) -> dict:
+    raw = json.dumps(body).encode()
+    return {"payload": base64.b64encode(raw).decode(), "thingName": thing, "receivedMs": 1}
+
+
+def test_sync_ingest_is_idempotent_and_acks_every_id(cloud):
+    batch = {
+        "type": "sync",
+        "batchId": "b1",
+        "messages": [site_message("m0000001", 100), site_message("m0000002", 101)],
+    }
+    sync.handle(sync_event("site-a", batch), cloud.deps)
+    sync.handle(sync_event("site-a", batch), cloud.deps)  # the core never saw the first ack
+    assert cloud.deps.store.count() == 2
+    announced = cloud.on("chat/pub/lobby")
+    assert [(m["id"], m["seq"], m["site"]) for m in announced] == [
+        ("m0000001", 1, "site-a"),
+        ("m0000002", 2, "site-a"),
+    ]
+    first, second = cloud.on("sync/site-a/down")
+    assert first["accepted"] == [
+        {"id": "m0000001", "cloudSeq": 1, "duplicate": False},
+        {"id": "m0000002", "cloudSeq": 2, "duplicate": False},
+    ]
+    assert [a["duplicate"] for a in second["accepted"]] == [True, True]
+    assert cloud.deps.state.load_clock() >= Hlc(101, 0)
+
+
+def test_a_forged_order_key_is_refused(cloud):
+    bad = site_message("m0000001", 100)
+    bad["orderKey"] = order_key(Hlc(100, 0), "site-b", "m0000001")
+    sync.handle(sync_event("site-a", {"type": "sync", "batchId": "b", "messages": [bad]}), cloud.deps)
+    assert cloud.deps.store.count() == 0 and cloud.published == []
+
+
+def test_history_api(cloud):
+    for i in range(3):
+        cloud.request("ann", {"type": "message", "id": f"m000000{i}", "room": "lobby", "text": f"t{i}"})
+    got = history_api.handle(
+        {"pathParameters": {"room": "Lobby"}, "queryStringParameters": {"limit": "2"}}, cloud.deps
+    )
+    body = json.loads(got["body"])
+    assert got["statusCode"] == 200 and [m["seq"] for m in body["messages"]] == [3, 2] and body["hasMore"]
+    bad = history_api.handle(
+        {"pathParameters": {"room": "lobby"}, "queryStringParameters": {"after": "x"}}, cloud.deps
+    )
+    assert bad["statusCode"] == 400 and json.loads(bad["body"])["field"] == "after"
