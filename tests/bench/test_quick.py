@@ -64,6 +64,13 @@ def check_memory(r):
         assert r[key]["sent"] > 0
 
 
+def check_labeler(r):
+    assert r["pictures"] == 8 and r["uncachedPicturesPerS"] > 0
+    assert r["cache"] == {"hits": 40, "misses": 8}  # each picture labelled once, then 5 cached reads
+    assert 0 < r["cachedMs"]["p50"] <= r["cachedMs"]["p95"]
+    assert 0 < r["memoryMiB"]["beforeModels"] < r["memoryMiB"]["modelsLoaded"] <= r["memoryMiB"]["peak"]
+
+
 CHECKS = {name: globals()[f"check_{name}"] for name in SCENARIOS}
 
 

@@ -3,4 +3,4 @@
 Each scenario is a module with ``run(work_dir, quick) -> dict`` and
 ``render(result) -> str``; the runner writes ``<out>/<scenario>.json``."""
 
-SCENARIOS = ("startup", "store", "latency", "fanout", "connections", "memory")
+SCENARIOS = ("startup", "store", "latency", "fanout", "connections", "memory", "labeler")
