@@ -1,0 +1,122 @@
+"""End to end against `edgechat cloud up`: MQTT clients chat through the stand-in
+broker, the rules runner (the template's SQL) and the handlers, with history in
+DynamoDB (moto).  The browser half waits for the web app's cloud mode."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from edgechat.cloud.local.up import issue_core_certificate
+from tests.support.edge import ChatClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def local_cloud(tmp_path_factory) -> Iterator[dict[str, str]]:
+    data = tmp_path_factory.mktemp("cloud")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgechat", "cloud", "up", "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("edgechat cloud ready "), line + proc.stderr.read()
+        yield dict(part.split("=", 1) for part in line.split()[3:])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", maxsplit=1)[0])
+
+
+def _http(url: str, data: bytes | None = None) -> dict:
+    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
+        return json.loads(r.read())
+
+
+def browser(cloud: dict[str, str], nick: str) -> ChatClient:
+    creds = _http(f"{cloud['web']}/api/session", b"{}")
+    c = ChatClient(_port(cloud["ws"]), creds["username"], creds["password"], transport="websockets")
+    assert c.connect() == 0
+    c.subscribe(f"chat/in/{c.client_id}", "chat/pub/lobby")
+    assert c.request({"type": "hello", "nick": nick}, "welcome")["site"] == "cloud"
+    return c
+
+
+def test_config_is_cloud_mode(local_cloud):
+    config = _http(f"{local_cloud['web']}/config.json")
+    assert config["mode"] == "cloud" and config["wsUrl"] == local_cloud["ws"]
+    assert config["cloud"]["identityPoolId"].startswith("us-east-1:")
+
+
+def test_two_clients_chat_and_history_comes_from_dynamodb(local_cloud):
+    ann, bob = browser(local_cloud, "Ann"), browser(local_cloud, "Bob")
+    try:
+        ann.request({"type": "join", "room": "lobby"}, "joined")
+        ann.send({"type": "message", "id": "e2e00001", "room": "lobby", "text": "hi from the cloud"})
+        ((_, ack),) = ann.wait_for(lambda t, b: b.get("type") == "ack")
+        assert ack["seq"] == 1 and ack["orderKey"].endswith("!cloud!e2e00001")
+        ((_, seen),) = bob.wait_for(lambda t, b: t == "chat/pub/lobby" and b.get("type") == "message")
+        assert seen["text"] == "hi from the cloud" and seen["nick"] == "Ann"
+        page = bob.request({"type": "history", "room": "lobby"}, "history")
+        assert [m["id"] for m in page["messages"]] == ["e2e00001"]
+        cold = _http(f"{local_cloud['web']}/history/lobby?limit=5")
+        assert [m["text"] for m in cold["messages"]] == ["hi from the cloud"]
+        # speaking as someone else goes nowhere (the stand-in's ACL, IoT's policy)
+        ann.send(
+            {"type": "message", "id": "e2e00002", "room": "lobby", "text": "forged"},
+            f"chat/out/{bob.client_id}",
+        )
+        # a high-volume event goes through Kinesis (moto) and the consumer
+        ann.send({"type": "typing", "room": "lobby"}, f"chat/stream/{ann.client_id}")
+        ((_, activity),) = bob.wait_for(lambda t, b: b.get("type") == "activity", timeout_s=20)
+        assert activity["events"][0] == {
+            "clientId": ann.client_id,
+            "kind": "typing",
+            "ts": activity["events"][0]["ts"],
+        }
+        # a dropped connection's Last Will leaves the room
+        ann.drop()
+        bob.wait_for(lambda t, b: b.get("type") == "presence" and b.get("change") == "leave")
+        assert [
+            m["id"] for m in bob.request({"type": "history", "room": "lobby"}, "history")["messages"]
+        ] == ["e2e00001"]
+    finally:
+        bob.close()
+
+
+def test_an_edge_core_syncs_over_mutual_tls(local_cloud, tmp_path):
+    from pathlib import Path
+
+    cert = issue_core_certificate(Path(local_cloud["certs"]), "site-a")
+    core = ChatClient(_port(local_cloud["mqtts"]), None, None, client_id="site-a", will=False)
+    core.client.tls_set(ca_certs=local_cloud["ca"], certfile=str(cert.cert), keyfile=str(cert.key))
+    assert core.connect() == 0
+    watcher = browser(local_cloud, "Watcher")
+    try:
+        core.subscribe("sync/site-a/down")
+        message = {
+            "type": "message", "id": "edge0001", "room": "lobby", "seq": 3, "ts": 1000,
+            "orderKey": "00000000003e80000!site-a!edge0001"[1:], "site": "site-a", "clientId": "eve",
+            "nick": "Eve", "text": "from the edge",
+        }  # fmt: skip
+        batch = {"type": "sync", "batchId": "b1", "messages": [message]}
+        core.send(batch, "sync/site-a/up")
+        ((_, ack),) = core.wait_for(lambda t, b: t == "sync/site-a/down")
+        assert ack["accepted"][0]["id"] == "edge0001" and not ack["accepted"][0]["duplicate"]
+        watcher.wait_for(lambda t, b: b.get("id") == "edge0001")
+        core.send(batch, "sync/site-b/up")  # not its topic: the broker drops it
+        time.sleep(0.5)
+        assert len(core.events("sync/site-a/down")) == 1
+    finally:
+        core.close()
+        watcher.close()
