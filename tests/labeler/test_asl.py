@@ -115,3 +115,16 @@ def test_it_runs_in_moto_up_to_the_first_lambda_then_the_handlers_finish_in_proc
     html = render_handler({"input": tally, "params": render_params["params"]})["html"]
     assert html.startswith('<ul class="tag-cloud">') and 'data-count="3"' in html
     assert "<c>" not in html and "&lt;c&gt;.jpg" in html  # moto's canned labels, our escaping
+
+
+def test_the_get_labels_lambda_reads_s3_and_calls_rekognition() -> None:
+    from edgechat.labeler.lambdas import make_get_labels_handler
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="pics")
+        s3.put_object(Bucket="pics", Key="cat.jpg", Body=b"jpeg")
+        handler = make_get_labels_handler(s3, boto3.client("rekognition", region_name="us-east-1"))
+        out = handler({"picture": {"bucket": "pics", "key": "cat.jpg"}}, None)
+    assert out["picture"] == "cat.jpg" and out["Labels"]  # moto's canned labels, in our shape
+    assert count_handler({"input": [out]})["pictures"] == ["cat.jpg"]

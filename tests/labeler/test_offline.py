@@ -85,3 +85,11 @@ def test_a_missing_model_file_is_refused(tmp_path) -> None:
         OfflineProvider(folder)
     assert err.value.code == LabelerCode.MODEL_MISSING
     assert err.value.to_event()["code"] == "model_missing"
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(offline) -> None:
+    from .test_intake import png_bomb
+
+    with pytest.raises(PictureError) as err:
+        offline.detect_labels(png_bomb(10_000, 6_000, real=False))
+    assert err.value.code == LabelerCode.PICTURE_TOO_MANY_PIXELS

@@ -144,6 +144,8 @@ def test_render_html_escapes_labels_and_picture_names() -> None:
 def test_html_params_validate_and_round_trip() -> None:
     with pytest.raises(ValueError):
         HtmlParams(min_em=3, max_em=1)
+    with pytest.raises(ValueError):
+        HtmlParams.from_json({"maxTags": "all"})
     params = HtmlParams(min_confidence=70, max_tags=5)
     assert HtmlParams.from_json(params.to_json()) == params
 

@@ -28,6 +28,7 @@ class OfflineProvider:
         *,
         min_confidence: float = 50.0,
         threads: int = 2,
+        max_pixels: int = 50_000_000,
         expected_sha256: dict[str, str] | None = None,
     ) -> None:
         import cv2
@@ -37,6 +38,7 @@ class OfflineProvider:
 
         files = verified(ModelFiles.in_dir(folder or package_dir()), expected_sha256 or SHA256)
         self.min_confidence = min_confidence
+        self.max_pixels = max_pixels
         # The cache key: model version and threshold both change the answer.
         self.name = f"{self.MODEL}:min{min_confidence:g}"
         self._cv2 = cv2
@@ -52,8 +54,20 @@ class OfflineProvider:
         self.taxonomy = Taxonomy.load(labels)
 
     def _decode(self, picture: bytes):
-        import numpy as np
+        import io
 
+        import numpy as np
+        from PIL import Image, UnidentifiedImageError
+
+        # Read the size from the header first: OpenCV would allocate a
+        # decompression bomb's pixels (its own cap is 2^30).
+        try:
+            with Image.open(io.BytesIO(picture)) as header:
+                width, height = header.size
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise PictureError(LabelerCode.PICTURE_CORRUPT, "the picture cannot be decoded") from exc
+        if width * height > self.max_pixels:
+            raise PictureError(LabelerCode.PICTURE_TOO_MANY_PIXELS, f"{width}x{height} is too many pixels")
         rgb = None
         try:
             bgr = self._cv2.imdecode(np.frombuffer(picture, np.uint8), self._cv2.IMREAD_COLOR)

@@ -150,6 +150,8 @@ class HtmlParams:
             raise ValueError("need 0 < min_em <= max_em <= 10")
         if not 0 <= self.min_confidence <= 100:
             raise ValueError("min_confidence is 0..100")
+        if not isinstance(self.max_tags, int) or not 0 <= self.max_tags <= 1000:
+            raise ValueError("max_tags is 0..1000")
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> HtmlParams:
