@@ -64,6 +64,33 @@ def test_accepted_formats_are_stored_by_hash_with_a_thumbnail(store, fmt) -> Non
     assert not again.new and len(files_under(store.root)) == 2
 
 
+def _in_mode(mode: str, fmt: str) -> bytes:
+    im = Image.fromarray(RGB)
+    if mode == "P+transparency":
+        im = im.convert("P")
+        im.info["transparency"] = 0
+    elif mode == "I;16":
+        im = im.convert("L").convert("I;16")
+    else:
+        im = im.convert(mode)
+    if "A" in mode:
+        im.putalpha(128)  # see-through, so no encoder drops the channel as unused
+    out = io.BytesIO()
+    im.save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "cleaned"),
+    [("L", "PNG", "L"), ("LA", "PNG", "LA"), ("RGBA", "PNG", "RGBA"), ("P+transparency", "PNG", "RGBA"),
+     ("I;16", "PNG", "RGB"), ("CMYK", "JPEG", "RGB"), ("L", "JPEG", "L"), ("RGBA", "WEBP", "RGBA")],
+)  # fmt: skip
+def test_every_pixel_mode_is_cleaned(mode, fmt, cleaned) -> None:
+    pic = clean(_in_mode(mode, fmt))
+    with Image.open(io.BytesIO(pic.data)) as after:
+        assert after.format == fmt and after.mode == cleaned and after.size == (80, 60)
+
+
 def test_exif_and_location_are_stripped_and_orientation_applied() -> None:
     original = jpeg_with_gps(orientation=6)  # "rotate 90°": a portrait photo held sideways
     with Image.open(io.BytesIO(original)) as before:

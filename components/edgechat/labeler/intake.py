@@ -156,7 +156,8 @@ def _pixels_only(im: Image) -> Image:
     """A new image with the same pixels and no metadata at all."""
     from PIL import Image as PILImage
 
-    keep = im.mode if im.mode in ("RGB", "RGBA", "L", "LA") else ("RGBA" if "A" in im.getbands() else "RGB")
+    alpha = "A" in im.getbands() or "transparency" in im.info  # palette PNGs keep transparency in info
+    keep = im.mode if im.mode in ("RGB", "RGBA", "L", "LA") else ("RGBA" if alpha else "RGB")
     src = im.convert(keep)
     return PILImage.frombytes(keep, src.size, src.tobytes())
 

@@ -107,12 +107,15 @@ class RouterService:
                 try:
                     await self._serve()
                 except aiomqtt.MqttError as exc:
-                    self.ready.clear()
                     log.warning("router: broker connection lost (%s); retrying in %.1f s", exc, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.limits.reconnect_max_s)
+                except Exception:  # a bug must cost one connection, never the chat
+                    log.exception("router: unexpected failure; reconnecting in %.1f s", delay)
                 else:
                     delay = 0.1
+                    continue
+                self.ready.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.limits.reconnect_max_s)
         finally:
             for task in background:
                 task.cancel()
@@ -157,10 +160,9 @@ class RouterService:
         self.stats.received += 1
         try:
             effects = self.router.receive(client_id, bytes(data), self.clock())
+            await self._apply(effects)
         except Exception:  # a bug in the rules must not take the chat down
             log.exception("router: failed on a request from %s", client_id)
-            return
-        await self._apply(effects)
 
     async def _apply(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -216,7 +218,10 @@ class RouterService:
                     self.stats.stored += created
                     self.stats.duplicates += not created
                     effects += self.router.stored(sent, stored, created)
-            await self._apply(effects)
+            try:
+                await self._apply(effects)
+            except Exception:  # the writer must outlive any one batch
+                log.exception("router: failed to announce a stored batch")
 
     async def _history(self, query: QueryHistory) -> None:
         req = query.request
