@@ -138,7 +138,13 @@ class RouterService:
             # paho leaves Nagle on: the ack written right after the broadcast
             # waited for the broker's delayed ACK, ~40 ms per message.
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            # paho's default of 20 queued every broadcast and ack behind a
+            # handful of PUBACK round trips; Mosquitto allows 100 in flight.
+            max_inflight_messages=100,
         ) as client:
+            # aiomqtt logs a warning per publish above 10 awaiting their PUBACK:
+            # normal here under load, and the logging cost more than the publish.
+            client.pending_calls_threshold = self.limits.max_pending
             self._client = client
             await client.subscribe(topics.OUT_FILTER, qos=1)
             self.ready.set()
