@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgechat.core.protocol import encode
 from edgechat.core.router import (
     Broadcast,
     Effect,
@@ -40,10 +41,10 @@ class Harness:
         for effect in effects:
             match effect:
                 case Reply(client_id=cid, event=event):
-                    json.dumps(event)
+                    encode(event)  # what the shell will publish: must be UTF-8 JSON
                     self.inbox.setdefault(cid, []).append(event)
                 case Broadcast(room=room, event=event):
-                    json.dumps(event)
+                    encode(event)
                     self.rooms.setdefault(room, []).append(event)
                 case StoreMessage(message=m):
                     ((stored, created),) = self.store.add([m])

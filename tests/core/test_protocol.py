@@ -16,6 +16,7 @@ from edgechat.core.protocol import (
     Limits,
     ListRooms,
     SendMessage,
+    encode,
     parse_request,
     request_type,
 )
@@ -28,7 +29,12 @@ json_values = st.recursive(
     max_leaves=12,
 )
 request_like = st.fixed_dictionaries(
-    {"type": st.sampled_from(["message", "hello", "join", "leave", "bye", "history", "rooms", "x"])},
+    {
+        "type": st.sampled_from(
+            ["message", "hello", "join", "leave", "bye", "history", "rooms", "x", "\ud800"]
+        )
+        | json_values
+    },
     optional={
         "id": json_values | st.text(alphabet="abcdef0123456789-_", min_size=6, max_size=70),
         "room": json_values | st.from_regex(r"[A-Za-z0-9_ /#+-]{0,70}", fullmatch=True),
@@ -49,7 +55,7 @@ def parse_or_error(payload: bytes):
     except ClientError as exc:
         event = exc.to_event()
         assert event["type"] == "error" and ErrorCode(event["code"])
-        json.dumps(event)  # always serialisable
+        encode(event)  # always publishable as UTF-8 JSON, whatever the input held
         return exc
 
 
@@ -138,3 +144,11 @@ def test_emoji_with_joiners_are_text_not_control():
         json.dumps({"type": "message", "id": "abcdefgh", "room": "r", "text": family}).encode(), LIMITS
     )
     assert req.text == family
+
+
+@pytest.mark.parametrize("field", ["type", "requestId", "id"])
+def test_a_lone_surrogate_anywhere_still_gives_a_publishable_error(field):
+    obj = {"type": "message", "id": "abcdefgh", "room": "r", "text": "", field: "\ud800"}
+    with pytest.raises(ClientError) as caught:
+        parse_request(json.dumps(obj).encode(), LIMITS)
+    encode(caught.value.to_event())

@@ -100,6 +100,9 @@ _TYPE_NAMES: Final[dict[type, str]] = {
 }
 
 
+_KNOWN_TYPES: Final = frozenset(_TYPE_NAMES.values())
+
+
 def request_type(request: Request) -> str:
     """The wire ``type`` of a parsed request."""
     return _TYPE_NAMES[type(request)]
@@ -225,7 +228,9 @@ def parse_request(payload: bytes, limits: Limits) -> Request:
     kind = obj.get("type")
     ref = obj.get(REQUEST_ID_FIELD) if kind != "message" else obj.get("id")
     ref = ref if isinstance(ref, str) and names.CLIENT_ID_RE.fullmatch(ref) else None
-    kind_name = kind if isinstance(kind, str) and len(kind) <= 32 else None
+    # Echo only what we know is clean: the input may hold anything, even lone
+    # surrogates that cannot be encoded back into UTF-8.
+    kind_name = kind if isinstance(kind, str) and kind in _KNOWN_TYPES else None
     try:
         return _build(kind, _Fields(obj), limits)
     except ChatError as exc:

@@ -1,0 +1,97 @@
+"""Hostile payloads for chat/out: random bytes, mutated requests, broken JSON,
+odd Unicode, oversize and deeply nested documents, mixed with valid requests.
+
+``payloads(seed)`` yields (payload, expects_reply) forever; it is deterministic
+for a seed so a failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from edgechat.core.errors import ClientError
+from edgechat.core.protocol import Bye, Limits, parse_request
+
+ODD_STRINGS = [
+    "", " ", "\u0000", "\u202e", "\ud800", "\U0001f600", "a" * 70, "x" * 5000, "+", "#", "/", "$SYS",
+    "<script>alert(1)</script>", "\"'", "\\", "lobby/#", "Lobby", "0" * 64, "-", "é", "\r\n", "%s%n",
+]  # fmt: skip
+ODD_VALUES: list[Any] = [
+    None, True, False, 0, -1, 2**63, 2**53 + 1, 1.5, float("inf"), [], {}, [1, [2, [3]]], {"$": 1},
+    *ODD_STRINGS,
+]  # fmt: skip
+TYPES = ["message", "hello", "join", "leave", "history", "rooms", "bye", "exec", "", "MESSAGE", None, 5]
+FIELDS = ["type", "id", "room", "text", "nick", "before", "after", "limit", "replyTo", "requestId"]
+
+
+def _valid(rng: random.Random, n: int) -> dict[str, Any]:
+    kind = rng.choice(["message", "hello", "join", "leave", "history", "rooms"])
+    base: dict[str, Any] = {"type": kind}
+    if kind == "message":
+        base |= {"id": f"fz{n:010d}{rng.randrange(10**6):06d}", "room": "fuzz", "text": f"fuzz {n}"}
+    elif kind in ("join", "leave"):
+        base["room"] = "fuzz"
+    elif kind == "history":
+        base |= {"room": "fuzz", "limit": rng.randrange(1, 20)}
+    elif kind == "hello":
+        base["nick"] = "fuzzer"
+    return base
+
+
+def _mutate(rng: random.Random, obj: dict[str, Any]) -> dict[str, Any]:
+    obj = dict(obj)
+    for _ in range(rng.randrange(1, 4)):
+        op = rng.randrange(4)
+        field = rng.choice(FIELDS)
+        if op == 0:
+            obj.pop(field, None)
+        elif op == 1:
+            obj[field] = rng.choice(ODD_VALUES)
+        elif op == 2:
+            obj[field] = rng.choice(TYPES) if field == "type" else rng.choice(ODD_STRINGS)
+        else:
+            obj[rng.choice(ODD_STRINGS[:8])] = rng.choice(ODD_VALUES)
+    return obj
+
+
+def _dump(obj: Any) -> bytes:
+    # allow_nan and surrogates: JSON that a careless client could produce
+    return json.dumps(obj, ensure_ascii=True).encode()
+
+
+def payloads(seed: int) -> Iterator[tuple[bytes, bool]]:
+    """(payload, expects_reply): everything but a valid ``bye`` is answered."""
+    rng = random.Random(seed)
+    n = 0
+    while True:
+        n += 1
+        kind = rng.randrange(10)
+        if kind == 0:
+            payload = rng.randbytes(rng.randrange(0, 200))
+        elif kind == 1:
+            text = _dump(_valid(rng, n))
+            payload = text[: rng.randrange(0, len(text))]  # truncated
+        elif kind == 2:
+            depth = rng.randrange(500, 6000)
+            payload = b'{"type":"message","x":' + b"[" * depth + b"]" * depth + b"}"
+        elif kind == 3:
+            payload = _dump(rng.choice([[], "message", 5, None, [{"type": "hello"}]]))
+        elif kind == 4:
+            payload = _dump(_valid(rng, n) | {"pad": "p" * rng.randrange(16_000, 40_000)})  # too large
+        elif kind == 5:
+            payload = _dump(_valid(rng, n)).replace(b"fuzz", b"fu\xffzz")  # invalid UTF-8
+        elif kind in (6, 7, 8):
+            payload = _dump(_mutate(rng, _valid(rng, n)))
+        else:
+            payload = _dump(_valid(rng, n))
+        yield payload, not _is_bye(payload)
+
+
+def _is_bye(payload: bytes) -> bool:
+    try:
+        return isinstance(parse_request(payload, Limits()), Bye)
+    except ClientError:
+        return False
