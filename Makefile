@@ -60,3 +60,10 @@ BENCH_ARGS ?=
 bench: setup
 	$(VENV)/bin/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev,bench]'
 	$(VENV)/bin/edgechat bench all --out bench-results $(BENCH_ARGS)
+
+# Hostile input at scale (issue 11): 100,000 generated payloads through the real
+# broker and Router; CI runs the same test with a few thousand.
+FUZZ_COUNT ?= 100000
+.PHONY: fuzz
+fuzz: setup
+	EDGECHAT_FUZZ_COUNT=$(FUZZ_COUNT) $(VENV)/bin/pytest tests/fuzz -q -s
