@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from edgechat.greengrass import configuration
 from edgechat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,9 @@ class Overrides:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Overrides:
-        from edgechat.greengrass.configuration import parse_assignment
-
-        return cls(dict(parse_assignment(a) for a in args.set), args.data_dir)
+        return cls(dict(configuration.parse_assignment(a) for a in args.set), args.data_dir)
 
     def apply(self, settings: Settings) -> Settings:
-        from edgechat.greengrass import configuration
-
         return configuration.apply(settings, self.assignments).with_overrides(data_dir=self.data_dir)
 
 
@@ -71,8 +68,6 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 async def _next_settings(ipc: Any, current: Settings, allowed: Iterable[str], overrides: Overrides,
                          queue: asyncio.Queue[Settings]) -> None:  # fmt: skip
-    from edgechat.greengrass import configuration
-
     async with ipc.configuration_updates() as updates:
         async for keys in updates:
             try:
@@ -115,8 +110,6 @@ class _Run:
 
     async def once(self, settings: Settings) -> Settings | None:
         """Serve one incarnation; the settings to restart with, or None to exit."""
-        from edgechat.greengrass.configuration import changed
-
         name = self.service.name
         ready = asyncio.Event()
         task = asyncio.create_task(self.service.run(settings, ready), name=name)
@@ -150,7 +143,7 @@ class _Run:
                     return None
                 if update in done:
                     new = update.result()
-                    diff = changed(settings, new)
+                    diff = configuration.changed(settings, new)
                     if diff and diff <= self.service.live:
                         log.info("%s: applying %s", name, ", ".join(sorted(diff)))
                         self.service.apply(new)
@@ -179,8 +172,6 @@ def main(service: Service, allowed: Iterable[str], argv: list[str] | None, prog:
 async def _main(
     service: Service, allowed: tuple[str, ...], args: argparse.Namespace, overrides: Overrides
 ) -> int:
-    from edgechat.greengrass import configuration
-
     ipc = None
     try:
         base = Settings.load(Path(args.config) if args.config else None)

@@ -84,3 +84,30 @@ def test_configuration_keys_map_onto_settings() -> None:
         raise AssertionError("a typo must not pass")
     assert configuration.parse_assignment("dataDir=/var/lib/x") == ("dataDir", "/var/lib/x")
     assert configuration.parse_assignment("internalPort=18830") == ("internalPort", 18830)
+
+
+def test_router_applies_limits_rate_and_retention_live() -> None:
+    from types import SimpleNamespace
+
+    from edgechat.router.__main__ import RouterComponent
+
+    component = RouterComponent()
+    component.service = SimpleNamespace(router=SimpleNamespace(config=None), retention_ms=0)  # type: ignore[assignment]
+    new = configuration.apply(Settings(), {"retentionDays": 1, "rate": {"perSecond": 0}})
+    assert configuration.changed(Settings(), new) <= component.live
+    component.apply(new)
+    assert component.service.retention_ms == 86_400_000
+    assert component.service.router.config.rate.unlimited
+
+
+def test_standalone_edgechat_imports_no_aws_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, edgechat.cli, edgechat.entry, edgechat.up;"
+        "edgechat.cli.build_parser();"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'awsiot', 'awscrt', 'boto3', 'botocore'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -47,7 +47,7 @@ def test_recipes_have_the_shape_both_nuclei_accept(built: dict[str, Path]) -> No
         for manifest in data["Manifests"]:
             assert manifest["Platform"]["os"] == "linux"
             assert set(manifest["Lifecycle"]) <= {"install", "run", "shutdown", "startup", "recover"}
-            assert "python3\" -u -m" in manifest["Lifecycle"]["run"]["Script"]
+            assert 'python3" -u -m' in manifest["Lifecycle"]["run"]["Script"]
             assert "@" not in json.dumps(manifest["Lifecycle"]).replace("$@", "")  # all placeholders filled
             for artifact in manifest["Artifacts"]:
                 assert set(artifact) == {"Uri", "Unarchive", "Permission"}
@@ -157,3 +157,12 @@ def test_gdk_custom_build_writes_what_gdk_publishes(tmp_path: Path, project: Pat
     assert done.recipe == folder / "greengrass-build" / "recipes" / "recipe.yaml"
     assert done.artifacts == folder / "greengrass-build" / "artifacts" / "edgechat.Router" / "NEXT_PATCH"
     assert (done.artifacts / "wheels-any.zip").exists()
+
+
+def test_gg_build_command_writes_recipes(tmp_path: Path) -> None:
+    from edgechat.cli import main
+
+    out = tmp_path / "gb"
+    assert main(["gg", "build", "--no-wheels", "--component", "Router", "--out", str(out)]) == 0
+    assert (out / "recipes" / "edgechat.Router.yaml").exists()
+    assert main(["gg", "build", "--no-wheels", "--version", "2.0.0", "--out", str(out)]) == 2

@@ -12,7 +12,9 @@ the client a single-worker executor, so messages keep their order.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -128,8 +130,6 @@ class GreengrassIpc:
             if event.binary_message is not None:
                 msg = event.binary_message
                 return IpcMessage(msg.context.topic if msg.context else topic, _payload(msg.message))
-            import json
-
             msg = event.json_message
             return IpcMessage(msg.context.topic if msg.context else topic, json.dumps(msg.message).encode())
 
@@ -167,12 +167,10 @@ STAND_IN_ENV = "EDGECHAT_IPC_STAND_IN"
 def connect() -> GreengrassIpc:
     """The real client; only a component's main calls this (it connects at once,
     and fails outside a nucleus)."""
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     stand_in = os.environ.get(STAND_IN_ENV)
     if stand_in:
-        import json
         from pathlib import Path
 
         from edgechat.greengrass.fake import FakeIpcClient
