@@ -46,7 +46,13 @@ def test_events_are_data_with_the_threshold_applied() -> None:
         "room": "lobby",
         "minConfidence": 50,
         "pictures": 2,
-        "tags": [{"label": "Cat", "count": 2, "pictures": [A, B]}],
+        "tags": [
+            {
+                "label": "Cat",
+                "count": 2,
+                "pictures": [{"picture": A, "confidence": 90.0}, {"picture": B, "confidence": 80.0}],
+            }
+        ],
     }
     event = labels_event("lobby", "m1", A, (Label("Cat", 90.0),))
     assert event["type"] == "labels" and event["labels"][0]["Name"] == "Cat"

@@ -54,14 +54,20 @@ def labels_event(room: str, message_id: str, picture: str, labels: Labels) -> di
 
 
 def tagcloud_event(room: str, tally: Tally, *, min_confidence: float, max_tags: int = 40) -> dict[str, Any]:
-    """The room's cloud as data: label, count, and which pictures (for click-through)."""
+    """The room's cloud as data: label, count, and which pictures with what
+    confidence (for click-through, and for a client-side threshold above ours)."""
+
+    def pictures(name: str) -> list[dict[str, Any]]:
+        occurrences = tally.occurrences.get(name, ())
+        return [{"picture": p, "confidence": c} for p, c in occurrences if c >= min_confidence]
+
     return {
         "type": "tagcloud",
         "room": room,
         "minConfidence": min_confidence,
         "pictures": len(tally.pictures),
         "tags": [
-            {"label": name, "count": n, "pictures": list(tally.pictures_of(name, min_confidence))}
+            {"label": name, "count": n, "pictures": pictures(name)}
             for name, n in top(max_tags, tally.counts(min_confidence))
         ],
     }
