@@ -12,6 +12,9 @@ const ROOMS_EVERY_MS = 15_000;
 const SERVER_RETRY_MS = 1_500;
 const MAX_SERVER_RETRIES = 5;
 const PAGE = 50;
+// The Router allows a burst of 20 requests, then 5/s (docs/protocol.md).
+const FLUSH_AT_ONCE = 10;
+const FLUSH_EVERY_MS = 250;
 
 const app = {
   config: null,
@@ -211,7 +214,10 @@ function onWelcome(event) {
   listRooms();
   clearInterval(app.roomsTimer);
   app.roomsTimer = setInterval(listRooms, ROOMS_EVERY_MS);
-  for (const item of app.outbox) if (item.state !== "failed") transmit(item);
+  // What waited offline goes now, paced under the Router's rate limit.
+  app.outbox
+    .filter((item) => item.state !== "failed")
+    .forEach((item, i) => (i < FLUSH_AT_ONCE ? transmit(item) : later(item, (i - FLUSH_AT_ONCE + 1) * FLUSH_EVERY_MS)));
   render();
 }
 
@@ -292,9 +298,12 @@ function onError(event) {
   const item = event.ref ? app.outbox.find((m) => m.id === event.ref) : undefined;
   if (item) {
     clearTimeout(app.timers.get(item.id));
-    if (event.retryable && item.tries < MAX_SERVER_RETRIES) {
-      item.state = "queued";
-      setTimeout(() => item.state === "queued" && canSend() && transmit(item), event.retryAfterMs || SERVER_RETRY_MS);
+    if (event.code === "rate_limited") {
+      // Not a failure of this message: try again, spread out, without counting it.
+      item.tries -= 1;
+      later(item, (event.retryAfterMs || SERVER_RETRY_MS) + Math.random() * 1000);
+    } else if (event.retryable && item.tries < MAX_SERVER_RETRIES) {
+      later(item, event.retryAfterMs || SERVER_RETRY_MS);
     } else {
       item.state = "failed";
       item.error = event.message;
@@ -363,6 +372,17 @@ function transmit(item) {
       render();
     }
   }, ACK_TIMEOUT_MS));
+}
+
+/** Sends ``item`` after ``ms``, unless it was settled or the connection went. */
+function later(item, ms) {
+  item.state = "queued";
+  setTimeout(() => {
+    if (item.state === "queued" && app.outbox.includes(item) && canSend()) {
+      transmit(item);
+      render();
+    }
+  }, ms);
 }
 
 function settle(id) {
