@@ -56,3 +56,31 @@ def test_events_are_data_with_the_threshold_applied() -> None:
     }
     event = labels_event("lobby", "m1", A, (Label("Cat", 90.0),))
     assert event["type"] == "labels" and event["labels"][0]["Name"] == "Cat"
+
+
+def test_the_service_rebuilds_room_clouds_from_its_database(tmp_path) -> None:
+    from edgechat.labeler.cache import CachedProvider, LabelCache
+    from edgechat.labeler.intake import PictureStore
+    from edgechat.labeler.service import LabelerService
+
+    class Never:
+        name = "fake:v1"
+
+        def detect_labels(self, picture: bytes):
+            raise AssertionError("nothing is relabelled on restart")
+
+    cache = LabelCache(tmp_path / "labels.db")
+    cache.put(A, "fake:v1", (Label("Cat", 90.0),))
+    cache.put(B, "fake:v0", (Label("Dog", 90.0),))  # an older model's answer: not used
+    for room, ref in (("lobby", A), ("dev", A), ("dev", B)):
+        cache.add_to_room(room, ref)
+    service = LabelerService(
+        CachedProvider(Never(), cache),
+        PictureStore(tmp_path),
+        host="127.0.0.1",
+        port=1,
+        username="u",
+        password="p",
+    )
+    assert dict(service.clouds.rooms["lobby"].counts()) == {"Cat": 1}
+    assert dict(service.clouds.rooms["dev"].counts()) == {"Cat": 1} and not service.clouds.has("dev", B)

@@ -1,6 +1,7 @@
 """Labels cached by picture hash: each picture is labelled once per provider.
 
-A small SQLite file in the data dir (``<data>/labeler/labels.db``).  The key is
+A small SQLite file in the data dir (``<data>/labeler/labels.db``), which also
+remembers which pictures each room has, so tag clouds survive a restart.  The key is
 the SHA-256 of the picture's bytes (intake stores pictures under the same
 hash) plus the provider's name, which carries its model version.
 """
@@ -23,6 +24,12 @@ CREATE TABLE IF NOT EXISTS labels (
     labels     TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     PRIMARY KEY (sha256, provider)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_pictures (
+    room     TEXT NOT NULL,
+    sha256   TEXT NOT NULL,
+    added_ms INTEGER NOT NULL,
+    PRIMARY KEY (room, sha256)
 ) WITHOUT ROWID;
 """
 
@@ -52,6 +59,16 @@ class LabelCache:
             "INSERT OR IGNORE INTO labels VALUES (?, ?, ?, ?)",
             (sha256, provider, json.dumps(labels_to_json(labels)), int(time.time() * 1000)),
         )
+
+    def add_to_room(self, room: str, sha256: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO room_pictures VALUES (?, ?, ?)", (room, sha256, int(time.time() * 1000))
+        )
+
+    def room_pictures(self) -> list[tuple[str, str]]:
+        """Every (room, picture hash), oldest first."""
+        rows = self._db.execute("SELECT room, sha256 FROM room_pictures ORDER BY added_ms, room, sha256")
+        return [(str(room), str(sha)) for room, sha in rows]
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM labels").fetchone()[0])

@@ -4,8 +4,8 @@ Subscribes to ``chat/pub/+`` on the broker's loopback listener as the system
 account; for each picture a message carries, reads it from the picture store,
 labels it (once: the label cache), updates the room's tag cloud and publishes
 ``labels`` and ``tagcloud`` events on ``chat/pub/{room}`` (rooms.py).
-Tag clouds live in memory: after a restart a room's cloud grows again from
-new pictures (the labels themselves are cached on disk).
+Room clouds are rebuilt at start from the label database (which pictures each
+room has, and their cached labels), so a restart relabels nothing.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class LabelerService:
         self.pictures = pictures
         self.host, self.port, self.username, self._password = host, port, username, password
         self.limits = limits or LabelerLimits()
-        self.clouds = Clouds()
+        self.clouds = rebuild(provider)
         self.labelled = 0
         self.failed = 0
         self.ready = asyncio.Event()
@@ -93,7 +93,7 @@ class LabelerService:
             if self.clouds.has(room, ref):
                 continue
             try:
-                labels = await asyncio.to_thread(self._label, ref)
+                labels = await asyncio.to_thread(self._label, room, ref)
             except (ChatError, OSError) as exc:
                 self.failed += 1
                 log.warning("labeler: picture %s in %s: %s", ref, room, exc)
@@ -108,8 +108,20 @@ class LabelerService:
             )  # fmt: skip
             await client.publish(topic, json.dumps(cloud), qos=1)
 
-    def _label(self, ref: str) -> Labels:
+    def _label(self, room: str, ref: str) -> Labels:
         path = self.pictures.find(ref)
         if path is None:
             raise FileNotFoundError(f"no stored picture {ref}")
-        return self.provider.labels_by_hash(ref, path.read_bytes())
+        labels = self.provider.labels_by_hash(ref, path.read_bytes())
+        self.provider.cache.add_to_room(room, ref)
+        return labels
+
+
+def rebuild(provider: CachedProvider) -> Clouds:
+    """The rooms' clouds from the database: no picture is labelled again."""
+    clouds = Clouds()
+    for room, ref in provider.cache.room_pictures():
+        labels = provider.cache.get(ref, provider.name)
+        if labels is not None:  # labelled by another model version: relabelled when next seen
+            clouds = clouds.add(room, ref, labels)
+    return clouds
