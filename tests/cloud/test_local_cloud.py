@@ -19,10 +19,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def local_cloud(tmp_path_factory) -> Iterator[dict[str, str]]:
+def local_cloud(tmp_path_factory, moto_url) -> Iterator[dict[str, str]]:
     data = tmp_path_factory.mktemp("cloud")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edgechat", "cloud", "up", "--data-dir", str(data)],
+    proc = subprocess.Popen(  # the session's moto_server, to save starting a second one
+        [sys.executable, "-m", "edgechat", "cloud", "up", "--data-dir", str(data), "--moto-url", moto_url],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -35,6 +35,7 @@ def register(sub: Any) -> None:
     up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     up.add_argument("--region", default="us-east-1", help="the region the local cloud pretends to be")
     up.add_argument("--port-base", type=int, default=0, help="first of its ports (default: free ports)")
+    up.add_argument("--moto-url", help="use this running moto_server instead of starting one")
     up.set_defaults(func=cmd_up)
 
     for name, func, what in (

@@ -13,6 +13,7 @@ import asyncio
 import ctypes
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -113,17 +114,21 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     async with AsyncExitStack() as stack:
         # moto_server: DynamoDB, Kinesis, Cognito
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-        moto_exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-        moto_proc = _start([moto_exe, "-H", "127.0.0.1", "-p", str(moto)], data / "moto.log", env)
-        stack.callback(_stop, moto_proc)
-        await loop.run_in_executor(None, _wait_port, moto, moto_proc, "moto_server")
-        moto_url = f"http://127.0.0.1:{moto}"
+        children: dict[subprocess.Popen, str] = {}
+        moto_url = args.moto_url or f"http://127.0.0.1:{moto}"
+        if not args.moto_url:
+            env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+            moto_exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+            moto_proc = _start([moto_exe, "-H", "127.0.0.1", "-p", str(moto)], data / "moto.log", env)
+            stack.callback(_stop, moto_proc)
+            children[moto_proc] = "moto_server"
+            await loop.run_in_executor(None, _wait_port, moto, moto_proc, "moto_server")
         await loop.run_in_executor(None, lambda: urllib.request.urlopen(f"{moto_url}/moto-api/").close())
         session = boto3.Session(
             aws_access_key_id="local", aws_secret_access_key="local", region_name=args.region
         )
-        made = await loop.run_in_executor(None, provision.provision, session, moto_url)
+        prefix = f"edgechat-{secrets.token_hex(3)}" if args.moto_url else "edgechat-local"  # share-safe
+        made = await loop.run_in_executor(None, provision.provision, session, moto_url, prefix)
 
         # the stand-in for IoT Core
         files, system_password, ca = _broker_files(data, host, broker.Ports(internal, mqtts, ws))
@@ -132,6 +137,7 @@ async def _serve(args: argparse.Namespace) -> int:
             raise StartupError("mosquitto not found: apt-get install mosquitto")
         broker_proc = _start([mosquitto, "-c", str(files.config)], data / "mosquitto.log")
         stack.callback(_stop, broker_proc)
+        children[broker_proc] = "mosquitto"
         await loop.run_in_executor(None, _wait_port, internal, broker_proc, "mosquitto")
 
         # the rules, the handlers and the stream
@@ -172,7 +178,7 @@ async def _serve(args: argparse.Namespace) -> int:
             f"moto={moto_url} ca={ca.cert} certs={data / 'ca'} table={made.table} stream={made.stream}",
             flush=True,
         )
-        return await _until_stopped(loop, {broker_proc: "mosquitto", moto_proc: "moto_server"})
+        return await _until_stopped(loop, children)
 
 
 async def _until_stopped(loop: asyncio.AbstractEventLoop, children: dict[subprocess.Popen, str]) -> int:
