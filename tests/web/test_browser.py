@@ -300,3 +300,24 @@ def test_phone_layout_keyboard_and_new_room(open_tab):
     # The shared URL opens the same room in another device's browser.
     kim = open_tab("Kim", new_room)
     kim.wait_texts("first line\nsecond line")
+
+
+def test_revoked_or_expired_session_is_replaced(open_tab, edge):
+    room = room_name("revoke")
+    noa = open_tab("Noa", room)
+    old_id = noa.client_id()
+    noa.page.context.set_offline(True)
+    noa.banner("offline")
+    edge.cli("credentials", "revoke", old_id)
+    noa.send("still here")
+    noa.page.context.set_offline(False)
+    # The broker refuses the old credential; the tab asks for a new session.
+    noa.page.wait_for_function(
+        "old => { const s = JSON.parse(sessionStorage.getItem('edgechat.session'));"
+        " return s && s.clientId !== old; }",
+        arg=old_id,
+    )
+    noa.banner("connected")
+    noa.wait_texts("still here", state="sent")
+    assert noa.client_id() != old_id
+    assert noa.page.text_content("#nick-label") == "Noa"
