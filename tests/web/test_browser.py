@@ -77,7 +77,7 @@ def _seed(client: ChatClient, room: str, count: int) -> list[str]:
 
 
 def test_late_page_sees_history_and_loads_older_without_gaps(open_tab, paho):
-    room = room_name("history")
+    room = room_name("history", 30)
     count = 230
     texts = _seed(paho("Seeder", room), room, count)
     carol = open_tab("Carol", room)
@@ -116,7 +116,8 @@ def test_paho_client_and_page_chat(open_tab, paho):
     dave = open_tab("Dave", room)
     device = paho("Sensor-7", room)
     dave.send("hello device")
-    _, event = device.wait_for(lambda t, b: t == f"chat/pub/{room}" and b.get("text") == "hello device")[0]
+    pub = f"chat/pub/{room}"
+    _, event = device.wait_for(lambda t, b: t == pub and b.get("text") == "hello device", 30)[0]
     assert event["nick"] == "Dave" and event["clientId"] == dave.client_id()
     device.send({"type": "message", "id": "device-msg-0001", "room": room, "text": "temperature 21.5 C"})
     dave.wait_texts("temperature 21.5 C")
@@ -210,8 +211,8 @@ def test_offline_messages_are_delivered_once(open_tab, paho):
     assert sorted(hal.texts()) == sorted([*queued, "sent meanwhile"])
     # Once each for the others, and once each in the store.
     pub = f"chat/pub/{room}"
-    device.wait_for(lambda t, b: t == pub and b.get("text") in queued, count=3)
-    history = device.request({"type": "history", "room": room, "limit": 50}, "history")
+    device.wait_for(lambda t, b: t == pub and b.get("text") in queued, 30, count=3)
+    history = device.request({"type": "history", "room": room, "limit": 50}, "history", 30)
     stored = [m["text"] for m in history["messages"]]
     assert sorted(stored) == sorted([*queued, "sent meanwhile"])
     received = [e["text"] for e in device.events(pub, "message")]
