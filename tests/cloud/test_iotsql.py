@@ -1,8 +1,11 @@
 """The IoT SQL subset the rules runner executes: pure, no broker."""
 
 import base64
+import contextlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edgechat.cloud.iotsql import Context, SqlError, parse, run, substitute, topic_matches
 
@@ -65,3 +68,16 @@ def test_substitution_templates():
 def test_outside_the_subset_is_an_error(sql):
     with pytest.raises(SqlError):
         parse(sql)
+
+
+@given(st.text(max_size=80))
+def test_any_text_parses_or_is_a_sql_error(text):
+    with contextlib.suppress(SqlError):
+        parse(text)
+
+
+@given(st.binary(max_size=200), st.text(alphabet="ab/+#$", max_size=12))
+def test_any_payload_and_topic_evaluate_without_crashing(payload, topic):
+    stmt = parse("SELECT *, a.b AS x, encode(*, 'base64') AS p FROM '#' WHERE NOT (a = 1) OR topic(2) = 'b'")
+    out = run(stmt, payload, Context(topic, None, 0))
+    assert out is None or isinstance(out, dict)
