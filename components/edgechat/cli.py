@@ -21,7 +21,7 @@ log = logging.getLogger("edgechat")
 
 def _settings(args: argparse.Namespace) -> Settings:
     base = Settings.load(Path(args.config) if getattr(args, "config", None) else None)
-    return base.with_overrides(
+    settings = base.with_overrides(
         data_dir=args.data_dir,
         host=getattr(args, "host", None),
         mqtt_port=getattr(args, "mqtt_port", None),
@@ -30,6 +30,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         internal_port=getattr(args, "internal_port", None),
         site_id=getattr(args, "site_id", None),
     )
+    # Absolute, so that runtime.json means the same from any working directory.
+    return settings.with_overrides(data_dir=settings.data_dir.resolve())
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -64,6 +64,8 @@ class Settings:
     max_packet_bytes: int = 64 * 1024
     max_connections: int = 2_000
     store_synchronous: str = "FULL"
+    # A browser session asks for a new credential when its own is refused.
+    credential_ttl_hours: float = 7 * 24
 
     def __post_init__(self) -> None:
         names.site_id(self.site_id, "siteId")

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from edgechat.broker import Broker, BrokerError
-from edgechat.broker.credentials import public_host
+from edgechat.broker.credentials import expire, public_host
 from edgechat.router import RouterService
 from edgechat.router.wiring import open_store, router_service
 from edgechat.runtime import Runtime, clear_runtime, read_runtime
@@ -77,6 +77,22 @@ async def _status_loop(settings: Settings, service: RouterService, broker: Broke
         await asyncio.sleep(STATUS_EVERY_S)
 
 
+async def _expire_credentials(settings: Settings, broker: Broker) -> None:
+    """Remove expired client credentials: at start, then ten times per lifetime
+    (at most every minute)."""
+    every_s = max(1.0, min(60.0, settings.credential_ttl_hours * 360))
+    while True:
+        try:
+            gone = await asyncio.to_thread(expire, settings, time.time_ns() // 1_000_000)
+        except OSError as exc:
+            log.warning("could not expire credentials: %s", exc)
+        else:
+            if gone:
+                log.info("expired %d client credentials", len(gone))
+                broker.reload()
+        await asyncio.sleep(every_s)
+
+
 async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
     paths = settings.paths
     other = read_runtime(paths)
@@ -108,6 +124,7 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
             asyncio.create_task(service.run(), name="router"),
             asyncio.create_task(_supervise_broker(broker, settings, runtime), name="broker"),
             asyncio.create_task(_status_loop(settings, service, broker), name="status"),
+            asyncio.create_task(_expire_credentials(settings, broker), name="credentials"),
         ]
         try:
             await asyncio.wait_for(service.ready.wait(), ready_timeout_s)

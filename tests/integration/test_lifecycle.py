@@ -190,3 +190,20 @@ def test_messages_older_than_the_retention_period_are_deleted(tmp_path):
 
         assert wait_until(gone, 15)
         ann.close()
+
+
+def test_credentials_expire(tmp_path):
+    with running_edge(tmp_path / "data", {"credential_ttl_hours": 3 / 3600}) as edge:  # three seconds
+        creds = edge.credentials("Brief")
+        first = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
+        assert first.connect() == 0
+        first.close()
+
+        def refused() -> bool:
+            probe = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
+            rc = probe.connect()
+            probe.close()
+            return rc != 0
+
+        assert wait_until(refused, 15)
+        assert edge.status()["credentials"] == 0

@@ -61,6 +61,11 @@ class BrokerFiles:
         return self.root / "clients.passwd"
 
     @property
+    def client_expiry(self) -> Path:
+        """When each client credential expires (ms since the epoch), as JSON."""
+        return self.root / "clients.expiry.json"
+
+    @property
     def client_acl(self) -> Path:
         return self.root / "clients.acl"
 

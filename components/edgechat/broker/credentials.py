@@ -83,54 +83,77 @@ def new_client_id() -> str:
 def issue(settings: Settings, nick: str | None = None, *, wait_s: float = 5.0) -> Credentials:
     """Make a client credential.  If ``edgechat up`` runs on this data dir, the
     broker reloads its password file and the credential works on return."""
-    files = broker_files(settings)
-    client_id = new_client_id()
-    password = passwords.new_password()
-    passwords.add_user(files.client_passwords, client_id, password)
-    runtime = read_runtime(settings.paths)
-    if runtime is not None:
-        settings = runtime.settings
-        if runtime.broker_pid:
-            os.kill(runtime.broker_pid, signal.SIGHUP)
-            _wait_until_accepted(settings, client_id, password, wait_s)
-    host = public_host(settings)
-    return Credentials(
-        client_id=client_id,
-        username=client_id,
-        password=password,
-        nick=nick,
-        mqtt_url=f"mqtt://{host}:{settings.mqtt_port}",
-        ws_url=f"ws://{host}:{settings.ws_port}/mqtt",
-    )
+    return issue_many(settings, 1, nick=nick, wait_s=wait_s)[0]
 
 
-def issue_many(settings: Settings, count: int, *, wait_s: float = 10.0) -> list[Credentials]:
+def issue_many(
+    settings: Settings, count: int, *, nick: str | None = None, wait_s: float = 10.0
+) -> list[Credentials]:
     """``count`` client credentials with one password-file write and one broker
-    reload (``issue`` reloads per credential: too slow for a thousand clients)."""
+    reload (a reload per credential is too slow for a thousand clients).  Each
+    expires ``settings.credential_ttl_hours`` from now (``expire``)."""
+    runtime = read_runtime(settings.paths)
+    if runtime is not None:  # the running broker's settings: its ports, its lifetimes
+        settings = runtime.settings
     files = broker_files(settings)
     made = [(new_client_id(), passwords.new_password()) for _ in range(count)]
+    expires_ms = time.time_ns() // 1_000_000 + int(settings.credential_ttl_hours * 3_600_000)
     with passwords.locked(files.client_passwords):
         users = passwords.read_users(files.client_passwords)
         users.update({cid: passwords.hash_password(pw) for cid, pw in made})
+        expiry = _read_expiry(files)
+        expiry.update({cid: expires_ms for cid, _ in made})
+        _write_expiry(files, expiry)  # first: a credential never exists without its expiry
         passwords.write_users(files.client_passwords, users)
-    runtime = read_runtime(settings.paths)
-    if runtime is not None:
-        settings = runtime.settings
-        if runtime.broker_pid and made:
-            os.kill(runtime.broker_pid, signal.SIGHUP)
-            _wait_until_accepted(settings, *made[-1], wait_s)
+    if runtime is not None and runtime.broker_pid and made:
+        os.kill(runtime.broker_pid, signal.SIGHUP)
+        _wait_until_accepted(settings, *made[-1], wait_s)
     host = public_host(settings)
     return [
         Credentials(
-            cid, cid, pw, None, f"mqtt://{host}:{settings.mqtt_port}", f"ws://{host}:{settings.ws_port}/mqtt"
+            cid, cid, pw, nick, f"mqtt://{host}:{settings.mqtt_port}", f"ws://{host}:{settings.ws_port}/mqtt"
         )
         for cid, pw in made
     ]
 
 
+def expire(settings: Settings, now_ms: int) -> list[str]:
+    """Remove every client credential past its expiry; returns their ids.  The
+    caller reloads the broker.  Connected clients stay until they disconnect;
+    they cannot connect again."""
+    files = broker_files(settings)
+    with passwords.locked(files.client_passwords):
+        expiry = _read_expiry(files)
+        gone = [cid for cid, at in expiry.items() if at <= now_ms]
+        if not gone:
+            return []
+        users = passwords.read_users(files.client_passwords)
+        for cid in gone:
+            users.pop(cid, None)
+            del expiry[cid]
+        passwords.write_users(files.client_passwords, users)
+        _write_expiry(files, expiry)
+    return gone
+
+
+def _read_expiry(files: BrokerFiles) -> dict[str, int]:
+    try:
+        raw = json.loads(files.client_expiry.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+def _write_expiry(files: BrokerFiles, expiry: dict[str, int]) -> None:
+    tmp = files.client_expiry.with_suffix(".tmp")
+    tmp.write_text(json.dumps(expiry))
+    os.replace(tmp, files.client_expiry)
+
+
 def revoke(settings: Settings, client_id: str) -> bool:
     """Remove a client credential (connected clients stay until they reconnect)."""
-    removed = passwords.remove_user(broker_files(settings).client_passwords, client_id)
+    files = broker_files(settings)
+    removed = passwords.remove_user(files.client_passwords, client_id)
     runtime = read_runtime(settings.paths)
     if removed and runtime is not None and runtime.broker_pid:
         os.kill(runtime.broker_pid, signal.SIGHUP)
