@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -95,8 +96,6 @@ def test_two_clients_chat_and_history_comes_from_dynamodb(local_cloud):
 
 
 def test_an_edge_core_syncs_over_mutual_tls(local_cloud, tmp_path):
-    from pathlib import Path
-
     cert = issue_core_certificate(Path(local_cloud["certs"]), "site-a")
     core = ChatClient(_port(local_cloud["mqtts"]), None, None, client_id="site-a", will=False)
     core.client.tls_set(ca_certs=local_cloud["ca"], certfile=str(cert.cert), keyfile=str(cert.key))
@@ -120,3 +119,40 @@ def test_an_edge_core_syncs_over_mutual_tls(local_cloud, tmp_path):
     finally:
         core.close()
         watcher.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or not (DIST / "index.html").exists(), reason="no chromium or web/dist"
+)
+def test_a_browser_page_and_a_paho_client_chat(local_cloud):
+    # The web app's session flow (POST /api/session, then MQTT over WebSockets)
+    # against the cloud's stand-ins; its Cognito/SigV4 path waits for the web app.
+    sync_api = pytest.importorskip("playwright.sync_api")
+    device = browser(local_cloud, "Sensor")
+    device.subscribe("chat/pub/cloudroom")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    try:
+        with sync_api.sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+            page = chromium.new_context().new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{local_cloud['web']}/#/room/cloudroom")
+            page.fill("#nick-input", "Pat")
+            page.click("#nick-save")
+            page.wait_for_selector('#banner[data-status="connected"]')
+            page.fill("#text", "hello from a cloud page")
+            page.press("#text", "Enter")
+            ((_, seen),) = device.wait_for(lambda t, b: b.get("text") == "hello from a cloud page", 30)
+            assert seen["nick"] == "Pat" and seen["site"] == "cloud"
+            device.send({"type": "message", "id": "dev00001", "room": "cloudroom", "text": "reading 21.5"})
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#messages li .text')]"
+                ".some(e => e.textContent === 'reading 21.5')"
+            )
+            chromium.close()
+    finally:
+        device.close()
