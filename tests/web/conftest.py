@@ -98,6 +98,11 @@ class Tab:
             timeout=timeout_ms,
         )
 
+    def wait_count(self, count: int, timeout_ms: int = TIMEOUT_MS) -> None:
+        self.page.wait_for_function(
+            "n => document.querySelectorAll('#messages li').length >= n", arg=count, timeout=timeout_ms
+        )
+
     def client_id(self) -> str:
         return str(self.page.evaluate("JSON.parse(sessionStorage.getItem('edgechat.session')).clientId"))
 

@@ -77,7 +77,7 @@ def _seed(client: ChatClient, room: str, count: int) -> list[str]:
 
 
 def test_late_page_sees_history_and_loads_older_without_gaps(open_tab, paho):
-    room = room_name("history", 30)
+    room = room_name("history")
     count = 230
     texts = _seed(paho("Seeder", room), room, count)
     carol = open_tab("Carol", room)
@@ -236,9 +236,9 @@ def test_user_content_is_shown_as_text(open_tab, paho):
     for text in XSS:
         mallory.send(text)
     device.send({"type": "message", "id": f"xss-device-{room}", "room": room, "text": XSS[1]})
-    victim.wait_texts(*XSS, state="sent")
-    victim.wait_texts(XSS[1])
     for tab in (victim, mallory):
+        tab.wait_texts(*XSS, state="sent")
+        tab.wait_count(len(XSS) + 1)  # and the device's
         shown = tab.messages()
         assert [m["text"] for m in shown] == [*XSS, XSS[1]]
         assert shown[0]["nick"] == XSS[0]
