@@ -66,6 +66,11 @@ class Settings:
     store_synchronous: str = "FULL"
     # A browser session asks for a new credential when its own is refused.
     credential_ttl_hours: float = 7 * 24
+    # TLS on the LAN listeners (wss://, mqtts://, https://); without files, a
+    # self-signed certificate is made at first start (docs/security.md).
+    tls: bool = False
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     def __post_init__(self) -> None:
         names.site_id(self.site_id, "siteId")

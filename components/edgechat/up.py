@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from edgechat.broker import Broker, BrokerError
-from edgechat.broker.credentials import expire, public_host
+from edgechat.broker.credentials import expire, urls
 from edgechat.router import RouterService
 from edgechat.router.wiring import open_store, router_service
 from edgechat.runtime import Runtime, clear_runtime, read_runtime
@@ -134,12 +134,8 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
             await web.start()
         except OSError as exc:
             raise StartupError(f"the web service cannot listen on port {settings.http_port}: {exc}") from None
-        host = public_host(settings)
-        print(
-            f"edgechat ready mqtt://{host}:{settings.mqtt_port} ws://{host}:{settings.ws_port}/mqtt "
-            f"http://{host}:{settings.http_port}/ data={paths.root}",
-            flush=True,
-        )
+        where = urls(settings)
+        print(f"edgechat ready {where.mqtt} {where.ws} {where.http} data={paths.root}", flush=True)
         await stop.wait()
         log.info("edgechat: stopping")
     finally:

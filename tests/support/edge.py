@@ -138,6 +138,7 @@ class ChatClient:
         client_id: str | None = None,
         will: bool = True,
         transport: str = "tcp",
+        ca_file: Path | None = None,
     ) -> None:
         self.client_id = client_id or username or f"anon-{uuid.uuid4().hex[:8]}"
         self.received: list[tuple[str, dict[str, Any] | bytes]] = []
@@ -150,6 +151,8 @@ class ChatClient:
         )  # fmt: skip
         if username is not None:
             self.client.username_pw_set(username, password)
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=str(ca_file))
         if will and username is not None:
             self.client.will_set(f"chat/out/{username}", json.dumps({"type": "bye"}), qos=1)
         self.client.on_message = self._on_message

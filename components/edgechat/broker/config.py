@@ -21,6 +21,7 @@ from typing import Final
 
 from edgechat.core import topics
 from edgechat.settings import Settings
+from edgechat.tls import CertificatePair
 
 SYSTEM_USER: Final = "edgechat-system"
 
@@ -82,8 +83,13 @@ class BrokerFiles:
         return self.root / "mosquitto.log"
 
 
-def render_config(settings: Settings, files: BrokerFiles, *, run_as_root: bool = False) -> str:
-    client_auth = (
+def render_config(
+    settings: Settings, files: BrokerFiles, *, tls: CertificatePair | None = None, run_as_root: bool = False
+) -> str:
+    client_tls = (
+        f"certfile {tls.cert}\nkeyfile {tls.key}\ntls_version tlsv1.2\n" if tls is not None else ""
+    )
+    client_auth = client_tls + (
         "allow_anonymous false\n"
         f"password_file {files.client_passwords}\n"
         f"acl_file {files.client_acl}\n"

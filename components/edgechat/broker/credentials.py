@@ -18,6 +18,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from edgechat import tls
 from edgechat.broker import passwords
 from edgechat.broker.config import SYSTEM_USER, BrokerFiles
 from edgechat.runtime import read_runtime
@@ -51,6 +52,25 @@ def public_host(settings: Settings) -> str:
     if settings.host in ("0.0.0.0", "::", ""):
         return socket.gethostname()
     return settings.host
+
+
+@dataclass(frozen=True, slots=True)
+class Urls:
+    """Where clients reach this core (TLS schemes when ``settings.tls``)."""
+
+    mqtt: str
+    ws: str
+    http: str
+
+
+def urls(settings: Settings, host: str | None = None) -> Urls:
+    host = host or public_host(settings)
+    s = "s" if settings.tls else ""
+    return Urls(
+        mqtt=f"mqtt{s}://{host}:{settings.mqtt_port}",
+        ws=f"ws{s}://{host}:{settings.ws_port}/mqtt",
+        http=f"http{s}://{host}:{settings.http_port}/",
+    )
 
 
 def broker_files(settings: Settings) -> BrokerFiles:
@@ -108,13 +128,8 @@ def issue_many(
     if runtime is not None and runtime.broker_pid and made:
         os.kill(runtime.broker_pid, signal.SIGHUP)
         _wait_until_accepted(settings, *made[-1], wait_s)
-    host = public_host(settings)
-    return [
-        Credentials(
-            cid, cid, pw, nick, f"mqtt://{host}:{settings.mqtt_port}", f"ws://{host}:{settings.ws_port}/mqtt"
-        )
-        for cid, pw in made
-    ]
+    where = urls(settings)
+    return [Credentials(cid, cid, pw, nick, where.mqtt, where.ws) for cid, pw in made]
 
 
 def expire(settings: Settings, now_ms: int) -> list[str]:
@@ -167,6 +182,8 @@ def _wait_until_accepted(settings: Settings, client_id: str, password: str, wait
     while time.monotonic() < deadline:
         probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         probe.username_pw_set(client_id, password)
+        if settings.tls:
+            probe.tls_set_context(tls.client_context(tls.certificate(settings)))
         try:
             probe.connect(host, settings.mqtt_port, keepalive=5)
             probe.loop_start()

@@ -10,6 +10,7 @@ import shutil
 import signal
 from pathlib import Path
 
+from edgechat import tls
 from edgechat.broker.config import CLIENT_ACL, SYSTEM_ACL, BrokerFiles, render_config
 from edgechat.broker.credentials import broker_files, system_password
 from edgechat.settings import Settings
@@ -44,7 +45,11 @@ def prepare(settings: Settings) -> BrokerFiles:
     files.client_passwords.touch(mode=0o600, exist_ok=True)
     files.client_acl.write_text(CLIENT_ACL)
     files.system_acl.write_text(SYSTEM_ACL)
-    files.config.write_text(render_config(settings, files, run_as_root=os.geteuid() == 0))
+    try:
+        pair = tls.certificate(settings) if settings.tls else None
+    except tls.TlsError as exc:
+        raise BrokerError(str(exc)) from None
+    files.config.write_text(render_config(settings, files, tls=pair, run_as_root=os.geteuid() == 0))
     return files
 
 
