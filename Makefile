@@ -66,4 +66,4 @@ bench: setup
 FUZZ_COUNT ?= 100000
 .PHONY: fuzz
 fuzz: setup
-	EDGECHAT_FUZZ_COUNT=$(FUZZ_COUNT) $(VENV)/bin/pytest tests/fuzz -q -s
+	EDGECHAT_FUZZ_COUNT=$(FUZZ_COUNT) $(VENV)/bin/pytest tests/fuzz -q -s --timeout 3600
