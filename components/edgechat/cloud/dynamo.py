@@ -109,6 +109,7 @@ class DynamoStore:
             }  # fmt: skip
             expires = m.ts // 1000 + self.retention_s if self.retention_s else None
             id_item = {"pk": id_pk(m.id), "sk": "id", "room": m.room, "seq": stored.seq}
+            id_item["clientId"] = m.client_id  # so id_conflict holds even after TTL
             if expires is not None:
                 id_item["expiresAt"] = expires
             counter_ok = (
@@ -157,7 +158,12 @@ class DynamoStore:
             Key=_dump({"pk": room_pk(ref["room"]), "sk": message_sk(int(ref["seq"]))}),
             ConsistentRead=True,
         )
-        return from_item(_load(msg["Item"])) if "Item" in msg else None
+        if "Item" not in msg:
+            # TTL removed the message before its id item (deletions are not atomic):
+            # it is still a duplicate; answer with what the id item remembers.
+            return Message(id=message_id, room=ref["room"], text="", client_id=str(ref.get("clientId", "")),
+                           nick="", ts=0, order_key="", site="", seq=int(ref["seq"]))  # fmt: skip
+        return from_item(_load(msg["Item"]))
 
     # -- reads
 
