@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgechat import __version__
 from edgechat.core import names
 from edgechat.core.errors import ClientError
 from edgechat.settings import Settings
@@ -138,6 +139,7 @@ def _print_status(status: dict[str, Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgechat", description="Edge-first real-time chat.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"edgechat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_dir(p: argparse.ArgumentParser) -> None:
