@@ -144,6 +144,12 @@ def test_reload_keeps_nick_and_shows_history(open_tab):
     erin.send("after reload")
     erin.wait_texts("after reload", state="sent")
     assert [m["nick"] for m in erin.messages()] == ["Erin"] * 3
+    # A new nick: remembered on the device, and the room sees it.
+    erin.page.click("#nick-button")
+    erin.page.fill("#nick-input", "Erin B")
+    erin.page.press("#nick-input", "Enter")
+    erin.page.wait_for_selector(f'#members li[data-client-id="{client_id}"]:has-text("Erin B")')
+    assert erin.page.evaluate("localStorage.getItem('edgechat.nick')") == '"Erin B"'
 
 
 def _wait_broker_restarted(edge: Edge, old_pid: int, timeout_s: float = 20.0) -> None:
@@ -322,3 +328,29 @@ def test_revoked_or_expired_session_is_replaced(open_tab, edge):
     noa.wait_texts("still here", state="sent")
     assert noa.client_id() != old_id
     assert noa.page.text_content("#nick-label") == "Noa"
+
+
+def test_a_duplicated_tab_gets_its_own_client_id(open_tab):
+    room = room_name("dup")
+    oli = open_tab("Oli", room)
+    first_id = oli.client_id()
+    # "Duplicate tab" copies sessionStorage: simulate it in a second tab of the same browser.
+    session = oli.page.evaluate("sessionStorage.getItem('edgechat.session')")
+    copy = oli.page.context.new_page()
+    copy.add_init_script(f"sessionStorage.setItem('edgechat.session', {json.dumps(session)})")
+    copy.goto(oli.page.url)
+    copy.wait_for_function(
+        "old => { const s = JSON.parse(sessionStorage.getItem('edgechat.session'));"
+        " return s && s.clientId !== old; }",
+        arg=first_id,
+    )
+    copy.wait_for_selector('#banner[data-status="connected"]')
+    copy.fill("#text", "from the copy")
+    copy.press("#text", "Enter")
+    oli.wait_texts("from the copy")
+    # The first tab kept its id and its connection.
+    oli.banner("connected")
+    assert oli.client_id() == first_id
+    oli.send("from the first")
+    oli.wait_texts("from the first", state="sent")
+    copy.close()
