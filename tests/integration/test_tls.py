@@ -34,3 +34,16 @@ def test_the_certificate_is_kept_across_restarts(tmp_path):
         first = (edge.data_dir / "tls" / "cert.pem").read_bytes()
     with running_edge(tmp_path / "data", {"tls": True}) as edge:
         assert (edge.data_dir / "tls" / "cert.pem").read_bytes() == first
+
+
+def test_the_web_app_is_served_over_https_and_points_at_wss(tmp_path):
+    import json
+    import ssl
+    import urllib.request
+
+    with running_edge(tmp_path / "data", {"tls": True}) as edge:
+        assert f"https://127.0.0.1:{edge.http_port}/" in edge.ready_line
+        context = ssl.create_default_context(cafile=str(edge.data_dir / "tls" / "cert.pem"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{edge.http_port}/config.json", context=context) as r:
+            config = json.load(r)
+        assert config["wsUrl"] == f"wss://127.0.0.1:{edge.ws_port}/mqtt"

@@ -12,6 +12,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from edgechat import tls
 from edgechat.broker.credentials import Credentials, issue
 from edgechat.settings import Settings
 from edgechat.web.app import make_app
@@ -39,14 +40,19 @@ class WebService:
         app = make_app(self.settings, self.dist, self._issue)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.settings.http_port, reuse_address=True)
+        # With TLS on, the page is https:// and so (mixed content) must the broker be: wss://.
+        ssl_context = tls.server_context(tls.certificate(self.settings)) if self.settings.tls else None
+        site = web.TCPSite(
+            runner, self.host, self.settings.http_port, reuse_address=True, ssl_context=ssl_context
+        )
         try:
             await site.start()
         except OSError:
             await runner.cleanup()
             raise
         self._runner = runner
-        log.info("web: serving %s on http://%s:%d/", self.dist, self.host, self.settings.http_port)
+        scheme = "https" if ssl_context else "http"
+        log.info("web: serving %s on %s://%s:%d/", self.dist, scheme, self.host, self.settings.http_port)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
