@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shutil
 import tempfile
 import time
@@ -18,6 +19,7 @@ def run_scenario(name: str, out_dir: Path, *, quick: bool) -> Path:
     module = importlib.import_module(f"edgechat.bench.{name}")
     work = Path(tempfile.mkdtemp(prefix=f"edgechat-bench-{name}-"))
     t0 = time.perf_counter()
+    load_before = os.getloadavg()  # other work on a shared machine skews everything: say how much
     try:
         result = (
             module.run(work, quick, cache=out_dir / "cache")
@@ -27,6 +29,7 @@ def run_scenario(name: str, out_dir: Path, *, quick: bool) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["elapsedS"] = round(time.perf_counter() - t0, 1)
+    result["loadavgBefore"] = load_before
     path = report.write(out_dir, name, quick, result)
     print(module.render(result), flush=True)
     print(f"wrote {path}", flush=True)
