@@ -50,7 +50,7 @@ def test_recipes_have_the_shape_both_nuclei_accept(built: dict[str, Path]) -> No
             assert 'python3" -u -m' in manifest["Lifecycle"]["run"]["Script"]
             assert "@" not in json.dumps(manifest["Lifecycle"]).replace("$@", "")  # all placeholders filled
             for artifact in manifest["Artifacts"]:
-                assert set(artifact) == {"Uri", "Unarchive", "Permission"}
+                assert set(artifact) == {"Uri", "Unarchive"}
                 assert artifact["Uri"].startswith("s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/")
         for dep in data.get("ComponentDependencies", {}).values():
             assert 'VersionRequirement: ">=1.0.0 <2.0.0"' in text

@@ -161,7 +161,8 @@ def build_recipe(
         filled = _fill_all(_fill_all(manifest, per_arch), per_arch)
         filled["Platform"] = {"os": "linux", "architecture": arch, "runtime": "*"}
         filled["Artifacts"] = [
-            {"Uri": f"{URI_PREFIX}/{a.file}", "Unarchive": "ZIP", "Permission": {"Read": "OWNER"}}
+            # No Permission key: the default (read by the owner, the component's user) is right.
+            {"Uri": f"{URI_PREFIX}/{a.file}", "Unarchive": "ZIP"}
             for a in artifacts_for(component)
             if a.architecture in (None, arch)
         ]
