@@ -31,33 +31,34 @@ def _require_str(value: object, field: str) -> str:
     return value
 
 
-def client_id(value: object, field: str = "clientId") -> str:
-    text = _require_str(value, field)
-    if not CLIENT_ID_RE.fullmatch(text):
-        raise _invalid(field, "1-64 characters from A-Z a-z 0-9 _ -")
+def _matching(text: str, pattern: re.Pattern[str], field: str, why: str) -> str:
+    if not pattern.fullmatch(text):
+        raise _invalid(field, why)
     return text
+
+
+def client_id(value: object, field: str = "clientId") -> str:
+    return _matching(_require_str(value, field), CLIENT_ID_RE, field, "1-64 characters from A-Z a-z 0-9 _ -")
 
 
 def room(value: object, field: str = "room") -> str:
     """Rooms are case-insensitive: ``Lobby`` and ``lobby`` are the same room."""
     text = _require_str(value, field).strip().lower()
-    if not ROOM_RE.fullmatch(text):
-        raise _invalid(field, "1-64 characters from a-z 0-9 _ -, starting with a letter or digit")
-    return text
+    return _matching(
+        text, ROOM_RE, field, "1-64 characters from a-z 0-9 _ -, starting with a letter or digit"
+    )
 
 
 def message_id(value: object, field: str = "id") -> str:
     text = _require_str(value, field)
-    if not MESSAGE_ID_RE.fullmatch(text):
-        raise _invalid(field, "8-64 characters from A-Z a-z 0-9 _ - (a ULID or UUID)")
-    return text
+    return _matching(text, MESSAGE_ID_RE, field, "8-64 characters from A-Z a-z 0-9 _ - (a ULID or UUID)")
 
 
 def site_id(value: object, field: str = "siteId") -> str:
     text = _require_str(value, field)
-    if not SITE_ID_RE.fullmatch(text):
-        raise _invalid(field, "1-32 characters from a-z 0-9 -, starting with a letter or digit")
-    return text
+    return _matching(
+        text, SITE_ID_RE, field, "1-32 characters from a-z 0-9 -, starting with a letter or digit"
+    )
 
 
 # Bidi overrides and isolates can make text display as something else
