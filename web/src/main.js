@@ -183,6 +183,8 @@ function request(kind, room, event) {
 // ---- events from the Router
 
 function onMessage(topic, event) {
+  // Replies other than history pages need no bookkeeping beyond this.
+  if (event.type === "joined" || event.type === "rooms") app.requests.delete(event.requestId);
   switch (event.type) {
     case "welcome":
       return onWelcome(event);
