@@ -73,10 +73,14 @@ BROKER = Component(
     settings=(
         "data_dir", "host", "mqtt_port", "ws_port", "internal_port",
         "max_queued_messages", "max_packet_bytes", "max_connections",
+        "tls", "tls_cert_file", "tls_key_file",
     ),
     # Outside every component's work folder: the Router's messages and the
     # broker's accounts live on when a component is removed or replaced.
-    core_defaults=MappingProxyType({"data_dir": "/var/lib/edgechat"}),
+    # "" (not null) for no certificate files: with tls on, a self-signed pair is made.
+    core_defaults=MappingProxyType(
+        {"data_dir": "/var/lib/edgechat", "tls_cert_file": "", "tls_key_file": ""}
+    ),
 )  # fmt: skip
 
 ROUTER = Component(
