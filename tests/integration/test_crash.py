@@ -13,7 +13,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.support.edge import Edge, new_edge
+from tests.support.edge import Edge, start_edge
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +98,7 @@ def restart(edge: Edge) -> Edge:
 
 def test_kill_9_during_a_steady_chat_loses_and_doubles_nothing(tmp_path):
     rng = random.Random(7)
-    edge = new_edge(tmp_path / "data", {"rate": {"per_second": 0, "burst": 1}}).start()
+    edge = start_edge(tmp_path / "data", {"rate": {"per_second": 0, "burst": 1}})
     writer = Peer(edge, edge.credentials("writer"))
     reader = Peer(edge, edge.credentials("reader"))
     ids = [uuid.uuid4().hex for _ in range(MESSAGES)]

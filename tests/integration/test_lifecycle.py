@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.support.edge import ChatClient, new_edge, running_edge
+from tests.support.edge import ChatClient, new_edge, running_edge, start_edge
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def test_history_and_credentials_survive_a_restart(tmp_path):
 
 
 def test_sigterm_stops_everything_and_leaves_no_broker(tmp_path):
-    edge = new_edge(tmp_path / "data").start()
+    edge = start_edge(tmp_path / "data")
     broker_pid = edge.status()["broker"]["pid"]
     assert alive(broker_pid)
     assert edge.stop(signal.SIGTERM) == 0
@@ -77,19 +77,19 @@ def test_sigterm_stops_everything_and_leaves_no_broker(tmp_path):
 
 
 def test_ctrl_c_stops_cleanly(tmp_path):
-    edge = new_edge(tmp_path / "data").start()
+    edge = start_edge(tmp_path / "data")
     broker_pid = edge.status()["broker"]["pid"]
     assert edge.stop(signal.SIGINT) == 0
     assert wait_until(lambda: not alive(broker_pid))
 
 
 def test_kill_9_of_edgechat_takes_the_broker_down_too(tmp_path):
-    edge = new_edge(tmp_path / "data").start()
+    edge = start_edge(tmp_path / "data")
     broker_pid = edge.status()["broker"]["pid"]
     edge.stop(signal.SIGKILL)
     assert wait_until(lambda: not alive(broker_pid)), "orphan mosquitto left running"
     # ...and the data dir can be started again right away (stale runtime.json is ignored).
-    again = new_edge(tmp_path / "data").start()
+    again = start_edge(tmp_path / "data")
     again.stop()
 
 

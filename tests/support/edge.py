@@ -117,9 +117,23 @@ def new_edge(data_dir: Path, settings: dict[str, Any] | None = None) -> Edge:
     return Edge(data_dir, free_port(), free_port(), free_port(), free_port(), config)
 
 
+def start_edge(data_dir: Path, settings: dict[str, Any] | None = None, attempts: int = 3) -> Edge:
+    """A started edge on free ports.  A port found free can be taken by another
+    process before the broker binds it: then try again with new ports."""
+    for attempt in range(attempts):
+        edge = new_edge(data_dir, settings)
+        try:
+            return edge.start()
+        except RuntimeError as exc:
+            taken = any(s in str(exc) for s in ("in use", "cannot listen", "Unable to create"))
+            if not taken or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def running_edge(data_dir: Path, settings: dict[str, Any] | None = None) -> Iterator[Edge]:
-    edge = new_edge(data_dir, settings).start()
+    edge = start_edge(data_dir, settings)
     try:
         yield edge
     finally:
