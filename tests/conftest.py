@@ -3,6 +3,11 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, settings
 
+# One moto_server for the whole session (store contract and cloud tests).
+from tests.support.moto import moto_url
+
+__all__ = ["moto_url"]
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked integration need Mosquitto; say so clearly when it is missing."""

@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 from edgechat.cloud.handlers.deps import Deps, build
-from tests.support.moto import moto_url, new_chat_table
-
-__all__ = ["moto_url"]
+from tests.support.moto import new_chat_table
 
 
 @dataclass
