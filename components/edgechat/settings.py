@@ -74,6 +74,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         names.site_id(self.site_id, "siteId")
+        if self.limits.max_event_bytes + 1024 > self.max_packet_bytes:
+            raise ValueError("limits.max_event_bytes must be at least 1 KiB under max_packet_bytes")
+        if self.limits.max_payload_bytes + 1024 > self.max_packet_bytes:
+            raise ValueError("limits.max_payload_bytes must be at least 1 KiB under max_packet_bytes")
         for name in ("mqtt_port", "ws_port", "http_port", "internal_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgechat.core.errors import ClientError
-from edgechat.core.protocol import Bye, Limits, parse_request
+from edgechat.core.protocol import Bye, Limits, encode, parse_request
 from edgechat.core.ratelimit import RateLimit
 from edgechat.core.router import RouterConfig
 from tests.core.harness import Harness
@@ -182,3 +182,21 @@ def test_any_conversation_keeps_the_invariants(steps):
             if e["type"] == "ack":
                 (page, _) = h.store.history(e["room"], after=e["seq"] - 1, limit=1)
                 assert page[0].id == e["id"] and page[0].client_id == client
+
+
+def test_a_history_page_is_cut_to_fit_one_packet():
+    h = Harness(RouterConfig(limits=Limits(max_event_bytes=20_000), rate=RateLimit(per_second=0)))
+    for i in range(30):
+        h.send("ann", msg(f"m{i:07d}", text=f"{i} " + "é" * 2000))
+    h.send("ann", {"type": "history", "room": "lobby", "limit": 30})
+    page = h.last("ann")
+    assert 1 <= len(page["messages"]) < 30 and page["hasMore"] is True
+    assert len(encode(page)) <= 20_000
+    seen = [m["seq"] for m in page["messages"]]
+    while page["hasMore"]:  # paging on from the last one gets everything, once
+        h.send(
+            "ann", {"type": "history", "room": "lobby", "limit": 30, "before": page["messages"][-1]["seq"]}
+        )
+        page = h.last("ann")
+        seen += [m["seq"] for m in page["messages"]]
+    assert seen == list(range(30, 0, -1))

@@ -146,3 +146,19 @@ def test_flooding_is_rate_limited(tmp_path):
         assert all(e["code"] == "rate_limited" and e["retryable"] and e["retryAfterMs"] > 0 for e in limited)
         assert stored_count(edge) == len(acked)
         c.close()
+
+
+def test_a_page_of_long_messages_is_cut_to_fit_the_broker(pair):
+    sender, _ = pair
+    for i in range(25):
+        m = ok_message(room="long", text=f"{i} " + "x" * 3990)
+        sender.send(m)
+        sender.wait_for(lambda t, b, m=m: isinstance(b, dict) and b.get("id") == m["id"])
+    page = sender.request({"type": "history", "room": "long", "limit": 200}, "history")
+    assert page["type"] == "history" and page["hasMore"] is True
+    texts = [m["text"] for m in page["messages"]]
+    while page["hasMore"]:
+        before = page["messages"][-1]["seq"]
+        page = sender.request({"type": "history", "room": "long", "limit": 200, "before": before}, "history")
+        texts += [m["text"] for m in page["messages"]]
+    assert [t.split()[0] for t in texts] == [str(i) for i in range(24, -1, -1)]

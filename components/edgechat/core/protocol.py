@@ -26,6 +26,9 @@ class Limits:
     max_text_chars: int = 4000
     history_default: int = 50
     history_max: int = 200
+    # Largest event the system publishes: the broker refuses (and disconnects
+    # for) packets over its max_packet_bytes, so long pages are cut to fit.
+    max_event_bytes: int = 56 * 1024
 
     def to_json(self) -> dict[str, int]:
         return {

@@ -29,6 +29,7 @@ from edgechat.core.protocol import (
     Request,
     RoomInfo,
     SendMessage,
+    encode,
     parse_request,
     request_type,
 )
@@ -254,13 +255,16 @@ class Router:
         return [Reply(client_id, err.about(request_type, request_id).to_event())]
 
     def history_page(self, query: QueryHistory, messages: list[Message], has_more: bool) -> list[Effect]:
+        """The page as one event, cut short (``hasMore``) where it would not fit
+        in one MQTT packet; the client pages on from the last message it got."""
         req = query.request
+        events = _fitting([m.to_event() for m in messages], self.config.limits.max_event_bytes - 512)
         event = {
             "type": "history",
             "room": req.room,
             "direction": "after" if req.after is not None else "before",
-            "messages": [m.to_event() for m in messages],
-            "hasMore": has_more,
+            "messages": events,
+            "hasMore": has_more or len(events) < len(messages),
         }
         return [Reply(query.client_id, _with_request_id(event, req.request_id))]
 
@@ -268,10 +272,13 @@ class Router:
         by_name = {info.room: info for info in stored}
         for room in self.presence.rooms:
             by_name.setdefault(room, RoomInfo(room, 0, 0))
-        rooms = [
-            RoomInfo(i.room, i.last_seq, i.last_ts, self.presence.count(i.room)).to_json()
-            for i in sorted(by_name.values(), key=lambda i: (-i.last_ts, i.room))
-        ]
+        rooms = _fitting(
+            [
+                RoomInfo(i.room, i.last_seq, i.last_ts, self.presence.count(i.room)).to_json()
+                for i in sorted(by_name.values(), key=lambda i: (-i.last_ts, i.room))
+            ],
+            self.config.limits.max_event_bytes - 512,
+        )
         event = {"type": "rooms", "rooms": rooms}
         return [Reply(query.client_id, _with_request_id(event, query.request.request_id))]
 
@@ -298,6 +305,17 @@ class Router:
     @property
     def session_count(self) -> int:
         return len(self._sessions)
+
+
+def _fitting(items: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The longest prefix of ``items`` whose JSON fits in ``budget`` bytes
+    (at least one item: a single message always fits a packet)."""
+    size = 0
+    for n, item in enumerate(items):
+        size += len(encode(item)) + 1
+        if size > budget and n > 0:
+            return items[:n]
+    return items
 
 
 def _ref(request: Request) -> str | None:
