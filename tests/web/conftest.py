@@ -53,7 +53,9 @@ def edge(tmp_path_factory) -> Iterator[Edge]:
         yield e
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, the main
+# thread has a running event loop, and other tests' asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
