@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 COUNT = int(os.environ.get("EDGECHAT_FUZZ_COUNT", "3000"))
 SEED = int(os.environ.get("EDGECHAT_FUZZ_SEED", "20261129"))
+WINDOW = 200
 REPLY_TYPES = {"welcome", "joined", "left", "ack", "history", "rooms", "error"}
 
 
@@ -55,12 +56,14 @@ def test_hostile_payloads_are_all_answered_and_change_nothing(tmp_path):
         source = payloads(SEED)
         for _ in range(COUNT):
             payload, answered = next(source)
+            # At most WINDOW unanswered: this tests answers, not overload (a
+            # flood beyond the broker's queue for the Router is dropped there).
+            with lock:
+                assert lock.wait_for(lambda e=expected: e - len(replies) < WINDOW, timeout=30), "no answers"
             expected += answered
-            info = fuzzer.publish(f"chat/out/{cid}", payload, qos=1)
-            if info.mid % 100 == 0:
-                info.wait_for_publish(30)  # keep paho's queue short
+            fuzzer.publish(f"chat/out/{cid}", payload, qos=1)
         with lock:
-            lock.wait_for(lambda: len(replies) >= expected, timeout=max(60, COUNT / 200))
+            lock.wait_for(lambda: len(replies) >= expected, timeout=60)
             got = list(replies)
         elapsed = time.monotonic() - started
         print(f"\n{COUNT} payloads, {len(got)} replies in {elapsed:.1f} s ({COUNT / elapsed:.0f}/s)")
