@@ -463,7 +463,7 @@ function render(scroll) {
   const stored = view.sorted().map((m) => ({ ...m, state: "sent" }));
   const waiting = app.outbox
     .filter((m) => m.room === view.room && !view.byId.has(m.id))
-    .map((m) => ({ id: m.id, clientId: me(), nick: app.nick, ts: m.ts, text: m.text, state: m.state }));
+    .map((m) => ({ id: m.id, clientId: me(), nick: app.nick, ts: m.ts, text: m.text, state: m.state, error: m.error }));
   messages.render([...stored, ...waiting], me());
   const older = $("load-older");
   older.hidden = !view.hasOlder;

@@ -84,9 +84,11 @@ export class MessageList {
 
   update(node, item) {
     const state = item.state || "sent";
-    if (node.dataset.state !== state) {
+    const label = state === "failed" && item.error ? `Not sent: ${item.error}` : STATE_LABEL[state] || "";
+    const status = node.querySelector(".status");
+    if (node.dataset.state !== state || status.textContent !== label) {
       node.dataset.state = state;
-      node.querySelector(".status").textContent = STATE_LABEL[state] || "";
+      status.textContent = label;
       node.querySelector(".retry").hidden = state !== "failed";
     }
     if (item.seq !== undefined && item.seq !== null) node.dataset.seq = String(item.seq);
