@@ -104,3 +104,21 @@ def test_session(dist: Path) -> None:
             assert resp.status in (400, 413) and error["type"] == "error" and error["code"] == code, raw
 
     _run(dist, body)
+
+
+def test_sessions_are_rate_limited_per_address(dist: Path) -> None:
+    settings = Settings()
+    frozen_clock = lambda: 1_000  # noqa: E731  (no time passes: no token comes back)
+
+    async def main() -> None:
+        app = make_app(settings, dist, _fake_issuer, clock=frozen_clock)
+        async with TestClient(TestServer(app)) as client:
+            codes = [(await client.post("/api/session", json={"nick": "n"})).status for _ in range(31)]
+            assert codes == [201] * 30 + [429]
+            limited = await client.post("/api/session", json={"nick": "n"})
+            error = await limited.json()
+            assert error["code"] == "rate_limited" and error["retryable"] and error["retryAfterMs"] > 0
+            assert int(limited.headers["Retry-After"]) >= 1
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result()
