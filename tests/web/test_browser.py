@@ -241,6 +241,7 @@ def test_user_content_is_shown_as_text(open_tab, paho):
     device = paho(EVIL_NICK, room)
     for text in XSS:
         mallory.send(text)
+    mallory.wait_texts(*XSS, state="sent")  # stored before the device's, for a known order
     device.send({"type": "message", "id": f"xss-device-{room}", "room": room, "text": XSS[1]})
     for tab in (victim, mallory):
         tab.wait_texts(*XSS, state="sent")
