@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -316,7 +317,9 @@ def test_revoked_or_expired_session_is_replaced(open_tab, edge):
     old_id = noa.client_id()
     noa.page.context.set_offline(True)
     noa.banner("offline")
-    edge.cli("credentials", "revoke", old_id)
+    # "--": a client id may start with "-" (token_urlsafe), which argparse takes for a flag.
+    revoke = ["credentials", "revoke", "--data-dir", str(edge.data_dir), "--", old_id]
+    subprocess.run([sys.executable, "-m", "edgechat", *revoke], check=True, capture_output=True, timeout=60)
     noa.send("still here")
     noa.page.context.set_offline(False)
     # The broker refuses the old credential; the tab asks for a new session.
