@@ -97,7 +97,11 @@ def system_password(settings: Settings) -> str:
 
 
 def new_client_id() -> str:
-    return secrets.token_urlsafe(12)  # 16 characters of [A-Za-z0-9_-]
+    """16 characters of [A-Za-z0-9_-], never starting with - or _ (an id that
+    looks like a command-line option is a trap for operators' scripts)."""
+    while not (client_id := secrets.token_urlsafe(12))[0].isalnum():
+        pass
+    return client_id
 
 
 def issue(settings: Settings, nick: str | None = None, *, wait_s: float = 5.0) -> Credentials:
