@@ -19,6 +19,7 @@ from edgechat.bench.report import summary_ms, table
 from edgechat.bench.stack import Stack
 
 P99_LIMIT_MS = 50.0
+SATURATED_MS = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,8 @@ class Config:
     pub_workers: int = 2
 
 
-FULL = Config(rooms=5, subs_per_room=4, publishers=10, steps=(250, 500, 1000, 1500, 2000, 2500, 3000, 4000),
+# Low steps first: on a shared 2-core box the Router saturates in the hundreds.
+FULL = Config(rooms=5, subs_per_room=4, publishers=10, steps=(50, 100, 200, 300, 500, 1000, 1500, 2000, 3000),
               step_s=8.0)  # fmt: skip
 QUICK = Config(
     rooms=2, subs_per_room=2, publishers=2, steps=(50, 100), step_s=1.0, sub_workers=1, pub_workers=1
@@ -64,6 +66,15 @@ def judge(offered: int, step_s: float, fan: int, r: StepResult) -> dict[str, Any
     return row
 
 
+def _sustained(rows: list[dict[str, Any]]) -> int:
+    best = 0
+    for row in rows:
+        if not row["ok"]:
+            break
+        best = row["offered"]
+    return best
+
+
 def run(work: Path, quick: bool) -> dict[str, Any]:
     cfg = QUICK if quick else FULL
     rooms = clients.rooms(cfg.rooms)
@@ -85,6 +96,8 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
         results: dict[str, list[dict[str, Any]]] = {"raw": [], "edgechat": []}
         live = {"raw": True, "edgechat": True}
         with Workers(specs) as workers:
+            for mode in ("raw", "edgechat"):
+                workers.warm_up(by_mode[mode])
             step = 0
             for rate in cfg.steps:
                 for mode in ("raw", "edgechat"):
@@ -97,10 +110,16 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
                     row = judge(rate, cfg.step_s, cfg.subs_per_room, r)
                     row["cpuS"] = {k: round(cpu1.get(k, 0) - v, 2) for k, v in cpu0.items()}
                     results[mode].append(row)
-                    live[mode] = row["ok"]
+                    # Keep stepping past the limit until clearly saturated: the
+                    # curve beyond it is what the plot is for.
+                    p99 = row["latencyMs"]["p99"]
+                    live[mode] = (
+                        (row["deliveredFraction"] or 0) >= 0.95 and p99 is not None and p99 <= SATURATED_MS
+                    )
                 if not any(live.values()):
                     break
-    best = {m: max((r["offered"] for r in rows if r["ok"]), default=0) for m, rows in results.items()}
+    # The highest step that passed with every step below it passing too.
+    best = {m: _sustained(rows) for m, rows in results.items()}
     ratio = round(best["edgechat"] / best["raw"], 3) if best["raw"] else None
     return {
         "config": asdict(cfg),
@@ -110,7 +129,7 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
         "ratio": ratio,
         # If raw Mosquitto never failed, its real limit is above the last step
         # (the generators, not the broker, ran out): the ratio is then an upper bound.
-        "rawLimitedByGenerator": bool(results["raw"]) and results["raw"][-1]["ok"],
+        "rawLimitedByGenerator": bool(results["raw"]) and all(r["ok"] for r in results["raw"]),
     }
 
 

@@ -39,6 +39,8 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
         raw = clients.raw_publishers(stack, rooms, cfg.publishers)
         specs = clients.specs(subs, "raw") + clients.specs([raw], "raw") + clients.specs([chat], "edgechat")
         with Workers(specs) as workers:
+            workers.warm_up([len(subs)])
+            workers.warm_up([len(subs) + 1])
             for step, (mode, index) in enumerate((("raw", len(subs)), ("edgechat", len(subs) + 1))):
                 cpu0 = stack.cpu()
                 r = workers.step(step, cfg.rate, cfg.duration_s, [index])

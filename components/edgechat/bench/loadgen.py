@@ -27,6 +27,7 @@ from edgechat.bench.leansub import LeanSubscriber
 DRAIN_S = 2.0  # after a step, how long subscribers keep listening for stragglers
 TICK_S = 0.001  # publishers send what is due every millisecond
 CONNECT_TIMEOUT_S = 30.0  # generous: these machines are shared
+WARM_UP_STEP = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +307,11 @@ class Workers:
             merged.ack_ns.frombytes(wire["ack"])
             merged.other += wire["other"]
         return merged
+
+    def warm_up(self, publishing: list[int], rate: float = 20.0, duration_s: float = 2.0) -> None:
+        """A discarded step: the first messages through a fresh process pay for
+        lazy imports, cold caches and each room's first row."""
+        self.step(WARM_UP_STEP, rate, duration_s, publishing)
 
     def __exit__(self, *exc: object) -> None:
         for proc, conn in self.procs:
