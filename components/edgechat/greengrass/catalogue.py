@@ -97,8 +97,9 @@ WEB = Component(
     module="edgechat.web",
     description="edgechat's web app and per-session broker credentials, over HTTP.",
     settings=("http_port",),
-    # Its template passes the Broker's dataDir and host as the Web service's own
-    # flags (it reads no IPC configuration yet).
+    # Where the Broker is (its URLs go into credentials and config.json), and
+    # whether it speaks TLS (then so does the page: https:// and wss://).
+    from_broker=("data_dir", "host", "mqtt_port", "ws_port", "tls", "tls_cert_file", "tls_key_file"),
     requires=(BROKER.name,),
     extra_artifacts=MappingProxyType({"web-dist": "web/dist"}),
 )
