@@ -9,6 +9,7 @@ import logging
 import sqlite3
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ def _store_counts(path: Path) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from edgechat.broker.credentials import urls
     from edgechat.broker.passwords import read_users
     from edgechat.runtime import read_runtime
 
@@ -97,8 +99,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         status["pid"] = runtime.pid
         status["uptimeS"] = round(time.time() - runtime.started_ms / 1000, 1)
         status["ports"] = {
-            "mqtt": settings.mqtt_port, "ws": settings.ws_port, "internal": settings.internal_port,
+            "mqtt": settings.mqtt_port, "ws": settings.ws_port, "http": settings.http_port,
+            "internal": settings.internal_port,
         }  # fmt: skip
+        status["urls"] = asdict(urls(settings))
         live = settings.paths.root / "run" / "status.json"
         if live.exists():
             status.update(json.loads(live.read_text()))
@@ -114,8 +118,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _print_status(status: dict[str, Any]) -> None:
     state = f"running (pid {status['pid']}, up {status['uptimeS']} s)" if status["running"] else "stopped"
     print(f"edgechat {state}  data: {status['dataDir']}")
-    if "ports" in status:
-        print("ports:", ", ".join(f"{k} {v}" for k, v in status["ports"].items()))
+    if "urls" in status:
+        print("urls:", "  ".join(status["urls"].values()))
     if "broker" in status:
         broker = status["broker"]
         print(f"broker: {'running' if broker['running'] else 'DOWN'} (pid {broker['pid']})")
