@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from edgechat.broker.credentials import Credentials, public_host
+from edgechat.broker.credentials import Credentials, public_host, urls
 from edgechat.core import names
 from edgechat.core.errors import ClientError
 from edgechat.core.ratelimit import Bucket, RateLimit
@@ -144,7 +144,7 @@ async def new_session(request: web.Request) -> web.StreamResponse:
     host = host_of(request.headers.get("Host")) or public_host(request.app[SETTINGS])
     settings = request.app[SETTINGS]
     out["wsUrl"] = broker_ws_url(request, settings)
-    out["mqttUrl"] = f"mqtt://{host}:{settings.mqtt_port}"
+    out["mqttUrl"] = urls(settings, host).mqtt
     log.info("session issued: %s", creds.client_id)
     return _no_store(web.json_response(out, status=201))
 
