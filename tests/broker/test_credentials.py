@@ -52,3 +52,19 @@ def test_the_rendered_config_keeps_the_system_account_on_loopback(tmp_path):
             assert "clients.passwd" in chunk and "use_username_as_clientid true" in chunk
             assert "allow_anonymous false" in chunk
     assert "max_queued_messages 10000" in text and "per_listener_settings true" in text
+
+
+def test_urls_name_a_host_a_phone_can_reach(tmp_path):
+    import ipaddress
+    import socket
+
+    from edgechat.broker.credentials import lan_addresses, public_host, urls
+
+    for address in lan_addresses():
+        assert not ipaddress.IPv4Address(address).is_loopback
+    anywhere = Settings(data_dir=tmp_path, host="0.0.0.0")
+    expected = lan_addresses()[0] if lan_addresses() else socket.gethostname()
+    assert public_host(anywhere) == expected
+    assert public_host(Settings(data_dir=tmp_path, host="10.1.2.3")) == "10.1.2.3"
+    named = Settings(data_dir=tmp_path, public_host="edge.farm", tls=True, http_port=8443)
+    assert urls(named).http == "https://edge.farm:8443/" and urls(named).ws.startswith("wss://edge.farm:")

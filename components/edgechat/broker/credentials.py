@@ -7,11 +7,13 @@ is the edge's stand-in for Cognito's temporary credentials.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import signal
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +48,33 @@ class Credentials:
 
 
 def public_host(settings: Settings) -> str:
-    """The host name to put in URLs handed to clients."""
+    """The host to put in URLs handed to clients: the setting, else the
+    address the LAN listener binds, else this machine's first LAN address
+    (a phone cannot resolve a Pi's bare host name), else its host name."""
     if settings.public_host:
         return settings.public_host
-    if settings.host in ("0.0.0.0", "::", ""):
-        return socket.gethostname()
-    return settings.host
+    if settings.host not in ("0.0.0.0", "::", ""):
+        return settings.host
+    return next(iter(lan_addresses()), socket.gethostname())
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback, by interface (Linux:
+    asks the kernel with SIOCGIFADDR; sends nothing on the network)."""
+    found: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(s.fileno(), _SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
+            except OSError:
+                continue  # down, or no IPv4 address
+            address = socket.inet_ntoa(packed[20:24])
+            if not address.startswith("127."):
+                found.append(address)
+    return found
+
+
+_SIOCGIFADDR = 0x8915
 
 
 @dataclass(frozen=True, slots=True)
