@@ -1,4 +1,4 @@
-"""The browser's presigner (cloud/web/iot-url.js, run by Node) agrees with the
+"""The browser's presigner (web/src/iot-url.js, run by Node) agrees with the
 Python one, which matches AWS's published vectors."""
 
 import json
@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import edgechat.cloud
 from edgechat.cloud.sigv4 import Credentials, iot_websocket_url
 
-JS = Path(edgechat.cloud.__file__).with_name("web") / "iot-url.js"
+JS = Path(__file__).resolve().parents[2] / "web" / "src" / "iot-url.js"
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 

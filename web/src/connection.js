@@ -11,7 +11,7 @@ const AUTH_FAILED = new Set([4, 5, 134, 135]);
 
 export class Connection {
   /**
-   * @param {{url: string, session: {clientId: string, username: string, password: string},
+   * @param {{url: string, session: {clientId: string, username?: string, password?: string},
    *          topics: () => string[], onStatus: (status: string, detail?: object) => void,
    *          onConnect: () => void, onMessage: (topic: string, event: object) => void,
    *          onAuthFailed: () => void}} options
@@ -51,6 +51,17 @@ export class Connection {
     if (this.stopped || this.connected || !this.online) return;
     clearTimeout(this.timer);
     this.timer = null;
+    this.attempt();
+  }
+
+  /** Connect from now on to `url` (cloud mode: a freshly presigned one, as
+   *  the credentials in the old one are about to expire), reconnecting at once. */
+  renew(url) {
+    this.options.url = url;
+    if (this.stopped || !this.online) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.attempts = 0;
     this.attempt();
   }
 

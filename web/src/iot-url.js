@@ -1,7 +1,8 @@
 // Cloud mode for the browser app: Cognito identity -> temporary credentials ->
 // a SigV4-presigned wss://<iot endpoint>/mqtt URL for IoT Core.  No AWS SDK:
 // two JSON calls to Cognito and WebCrypto's HMAC.  The Python twin, checked
-// against AWS's published vectors, is edgechat/cloud/sigv4.py; a test runs both.
+// against AWS's published vectors, is components/edgechat/cloud/sigv4.py;
+// tests/cloud/test_web_js.py runs both.  main.js uses it when config.cloud is set.
 // The MQTT client id must then be the identity id (the IoT policy binds them).
 
 const te = new TextEncoder();
@@ -83,9 +84,30 @@ export async function cognitoCredentials({ cognitoEndpoint, identityPoolId, logi
            expiration: c.Expiration };
 }
 
-/** From /config.json's `cloud` block to { clientId, url } for mqtt.js. */
-export async function connectParams(cloud, { logins, date } = {}) {
-  const creds = await cognitoCredentials({ ...cloud, logins });
+/** Cognito's Expiration (epoch seconds, or an ISO date) as epoch milliseconds. */
+export function expiryMs(expiration) {
+  if (typeof expiration === "number") return expiration < 1e12 ? expiration * 1000 : expiration;
+  const parsed = Date.parse(expiration);
+  return Number.isFinite(parsed) ? parsed : null;
+}
+
+const RENEW_BEFORE_MS = 5 * 60_000;
+const RENEW_MIN_MS = 5_000;
+const RENEW_UNKNOWN_MS = 30 * 60_000;
+
+/** How long until the app should fetch fresh credentials: five minutes before
+ *  they expire, or halfway through if they last less than ten; never in less
+ *  than five seconds (a skewed clock must not make it spin). */
+export function renewDelayMs(expiresAt, now = Date.now()) {
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return RENEW_UNKNOWN_MS;
+  const left = expiresAt - now;
+  return Math.max(left - RENEW_BEFORE_MS, left / 2, RENEW_MIN_MS);
+}
+
+/** From /config.json's `cloud` block to { clientId, url, expiresAt (epoch ms) }
+ *  for mqtt.js.  `storage` keeps the identity id (a reload keeps its client id). */
+export async function connectParams(cloud, { logins, date, storage } = {}) {
+  const creds = await cognitoCredentials({ ...cloud, logins, ...(storage !== undefined ? { storage } : {}) });
   const url = await iotWebSocketUrl({ endpoint: cloud.iotEndpoint, region: cloud.region, ...creds, date });
-  return { clientId: creds.identityId, url, expiresAt: creds.expiration };
+  return { clientId: creds.identityId, url, expiresAt: expiryMs(creds.expiration) };
 }

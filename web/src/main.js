@@ -2,6 +2,7 @@
 // per-room state.  Protocol: docs/protocol.md; what is stored where: docs/web.md.
 import { Connection } from "./connection.js";
 import { ulid } from "./ids.js";
+import { connectParams, renewDelayMs } from "./iot-url.js";
 import { parseNick, parseRoom, roomFromHash, roomHash } from "./names.js";
 import { RoomView } from "./roomview.js";
 import * as storage from "./storage.js";
@@ -31,6 +32,7 @@ const app = {
   nextRequest: 1,
   timers: new Map(), // message id -> ack timeout
   roomsTimer: null,
+  renewTimer: null, // cloud mode: fresh credentials before these expire
   knownRooms: [],
 };
 
@@ -43,15 +45,19 @@ const viewOf = (room) => {
 };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const canSend = () => Boolean(app.conn && app.conn.connected && app.welcomed);
+// Cloud mode proper: Cognito and a presigned URL instead of POST /api/session.
+// (The local cloud, cloud.local, hands out broker logins like an edge site.)
+const viaCognito = () => Boolean(app.config && app.config.cloud && !app.config.cloud.local);
+const inCloud = () => Boolean(app.config && app.config.mode === "cloud");
 
 // ---- banner
 
 const BANNER = {
   connecting: () => "Connecting…",
-  connected: () => `Connected to this site${app.site ? ` (${app.site})` : ""}`,
+  connected: () => (inCloud() ? "Connected to the cloud" : `Connected to this site${app.site ? ` (${app.site})` : ""}`),
   reconnecting: (d) => (d && d.inMs ? `Reconnecting… next try in ${Math.ceil(d.inMs / 1000)} s` : "Reconnecting…"),
   offline: () => "Offline: messages you write are sent when the connection is back",
-  unavailable: () => "This site's chat service can't be reached; retrying…",
+  unavailable: () => `${inCloud() ? "The" : "This site's"} chat service can't be reached; retrying…`,
 };
 
 function setBanner(status, detail) {
@@ -111,15 +117,58 @@ async function newSession() {
   }
 }
 
-async function connect({ fresh = false } = {}) {
+/** Cloud mode: a Cognito identity (kept per tab), temporary credentials and a
+ *  SigV4-presigned URL: {clientId, url, expiresAt}.  Retries until it works. */
+async function cloudParams({ quiet = false } = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await connectParams(app.config.cloud, { storage: storage.identityStore });
+    } catch (err) {
+      // Cognito refused the identity we kept (say, the pool was replaced): a new one.
+      if (/HTTP 4\d\d/.test(String(err && err.message))) storage.forgetIdentity();
+    }
+    if (!quiet) setBanner("unavailable");
+    await sleep(Math.min(500 * 2 ** attempt, 10_000));
+  }
+}
+
+/** Cloud mode: before the credentials in the URL expire, presign a fresh one
+ *  and reconnect with it (same identity, so the same client id). */
+function scheduleRenewal(expiresAt) {
+  clearTimeout(app.renewTimer);
+  app.renewTimer = setTimeout(async () => {
+    const conn = app.conn;
+    const params = await cloudParams({ quiet: true });
+    if (!conn || app.conn !== conn) return; // replaced meanwhile, with fresh credentials
+    if (params.clientId !== app.session.clientId) {
+      connect();
+      return;
+    }
+    scheduleRenewal(params.expiresAt);
+    conn.renew(params.url);
+  }, renewDelayMs(expiresAt));
+}
+
+async function connect({ fresh = false, newIdentity = false } = {}) {
   if (app.conn) app.conn.stop();
   app.conn = null;
   app.welcomed = false;
-  if (fresh) storage.saveSession(null);
-  app.session = storage.loadSession() || (await newSession());
+  clearTimeout(app.renewTimer);
+  let url = app.config.wsUrl;
+  if (viaCognito()) {
+    // Every connect gets fresh credentials; a duplicated tab also a new identity.
+    if (newIdentity) storage.forgetIdentity();
+    const params = await cloudParams();
+    app.session = { clientId: params.clientId };
+    url = params.url;
+    scheduleRenewal(params.expiresAt);
+  } else {
+    if (fresh) storage.saveSession(null);
+    app.session = storage.loadSession() || (await newSession());
+  }
   announceTab();
   app.conn = new Connection({
-    url: app.config.wsUrl,
+    url,
     session: app.session,
     topics: () => (app.room ? [`chat/pub/${app.room}`] : []),
     onStatus,
@@ -163,7 +212,7 @@ if (tabs) {
     } else if (data.type === "mine") {
       app.outbox = []; // the older tab sends those
       storage.saveOutbox([]);
-      connect({ fresh: true });
+      connect({ fresh: true, newIdentity: true });
     }
   };
 }

@@ -3,7 +3,9 @@
 // - sessionStorage "edgechat.session": this tab's broker credentials, so a
 //   reload reuses its client id (sessionStorage is per tab);
 // - sessionStorage "edgechat.outbox":  messages not yet acknowledged, so a
-//   reload does not lose what was typed while offline.
+//   reload does not lose what was typed while offline;
+// - sessionStorage "edgechat.identityId": cloud mode only, this tab's Cognito
+//   identity id (its client id), written and read by iot-url.js.
 const NICK = "edgechat.nick";
 const SESSION = "edgechat.session";
 const OUTBOX = "edgechat.outbox";
@@ -43,3 +45,30 @@ export const loadOutbox = () => {
   return Array.isArray(items) ? items.filter((m) => m && typeof m.id === "string") : [];
 };
 export const saveOutbox = (items) => write(sessionStorage, OUTBOX, items.length ? items : null);
+
+// Cloud mode: where iot-url.js keeps the tab's Cognito identity id.  Per tab,
+// like the edge's session, so two tabs are two clients.
+const IDENTITY = "edgechat.identityId";
+export const identityStore = {
+  getItem(key) {
+    try {
+      return sessionStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  setItem(key, value) {
+    try {
+      sessionStorage.setItem(key, value);
+    } catch {
+      // no storage: a reload gets a new identity
+    }
+  },
+};
+export const forgetIdentity = () => {
+  try {
+    sessionStorage.removeItem(IDENTITY);
+  } catch {
+    // nothing kept, nothing to forget
+  }
+};

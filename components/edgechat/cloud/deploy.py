@@ -31,7 +31,7 @@ def cloud_config(outputs: dict[str, str], region: str, iot_endpoint: str) -> dic
     return {
         "mode": "cloud",
         "site": "cloud",
-        "wsUrl": f"wss://{iot_endpoint}/mqtt",  # presigned by the browser (cloud/web/iot-url.js)
+        "wsUrl": f"wss://{iot_endpoint}/mqtt",  # presigned by the browser (web/src/iot-url.js)
         "historyUrl": f"{outputs['HistoryApiUrl']}/history/",
         "limits": Limits().to_json(),
         "cloud": {

@@ -4,7 +4,7 @@ IoT Core, and the header form (for the published test vectors).
 IoT Core's WebSocket URL is presigned with service ``iotdevicegateway`` and an
 empty payload; a session token (Cognito credentials always have one) is added
 *after* signing, which is where IoT differs from S3.  A JavaScript twin for the
-browser is ``cloud/web/iot-url.js``.
+browser is ``web/src/iot-url.js``.
 """
 
 from __future__ import annotations
