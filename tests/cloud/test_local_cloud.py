@@ -1,6 +1,7 @@
 """End to end against `edgechat cloud up`: MQTT clients chat through the stand-in
 broker, the rules runner (the template's SQL) and the handlers, with history in
-DynamoDB (moto).  The browser half waits for the web app's cloud mode."""
+DynamoDB (moto), and a browser page in the local cloud's mode.  The app's
+Cognito/SigV4 path is tested in tests/web/test_cloud_mode.py."""
 
 import json
 import signal
@@ -130,7 +131,7 @@ DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 )
 def test_a_browser_page_and_a_paho_client_chat(local_cloud):
     # The web app's session flow (POST /api/session, then MQTT over WebSockets)
-    # against the cloud's stand-ins; its Cognito/SigV4 path waits for the web app.
+    # against the cloud's stand-ins (the local cloud's mode: `cloud.local`).
     sync_api = pytest.importorskip("playwright.sync_api")
     device = browser(local_cloud, "Sensor")
     device.subscribe("chat/pub/cloudroom")
