@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edgechat.bench import SCENARIOS
+from edgechat.bench import LONG_SCENARIOS, SCENARIOS
 from edgechat.bench.cli import run_scenario
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,14 @@ def check_labeler(r):
     assert 0 < r["memoryMiB"]["beforeModels"] < r["memoryMiB"]["modelsLoaded"] <= r["memoryMiB"]["peak"]
 
 
-CHECKS = {name: globals()[f"check_{name}"] for name in SCENARIOS}
+def check_soak(r):
+    assert len(r["samples"]) == r["config"]["steps"] and r["sent"] > 0
+    assert r["lost"] == 0 and r["routerErrors"] == 0 and r["acked"] == r["sent"]
+    assert r["churn"]["cycles"] > 0 and r["churn"]["failures"] == 0
+    assert all(s["rssMiB"] > 0 for s in r["samples"]) and set(r["met"]) == {"memoryFlat"}
+
+
+CHECKS = {name: globals()[f"check_{name}"] for name in (*SCENARIOS, *LONG_SCENARIOS)}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +86,7 @@ def out_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("bench-results")
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", (*SCENARIOS, *LONG_SCENARIOS))
 def test_quick_scenario(scenario, out_dir):
     path = run_scenario(scenario, out_dir, quick=True)
     result = json.loads(path.read_text())

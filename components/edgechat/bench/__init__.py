@@ -4,3 +4,5 @@ Each scenario is a module with ``run(work_dir, quick) -> dict`` and
 ``render(result) -> str``; the runner writes ``<out>/<scenario>.json``."""
 
 SCENARIOS = ("startup", "store", "latency", "fanout", "connections", "memory", "labeler")
+# Too long for `all` (30 minutes): run on their own.
+LONG_SCENARIOS = ("soak",)

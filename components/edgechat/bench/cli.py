@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgechat.bench import SCENARIOS, report
+from edgechat.bench import LONG_SCENARIOS, SCENARIOS, report
 
 
 def run_scenario(name: str, out_dir: Path, *, quick: bool) -> Path:
@@ -53,7 +53,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="run a performance scenario (docs/performance.md)")
-    bench.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    bench.add_argument("scenario", choices=[*SCENARIOS, *LONG_SCENARIOS, "all"])
     bench.add_argument("--quick", action="store_true", help="a few seconds, small sizes: shows it works")
     bench.add_argument("--out", default="bench-results", help="where results go (default bench-results)")
     bench.set_defaults(func=cmd_bench)
