@@ -15,7 +15,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +53,23 @@ class Overrides:
 
     def apply(self, settings: Settings) -> Settings:
         return configuration.apply(settings, self.assignments).with_overrides(data_dir=self.data_dir)
+
+
+async def serve(run: Coroutine[Any, Any, None], own_ready: asyncio.Event, ready: asyncio.Event,
+                name: str) -> None:  # fmt: skip
+    """Run a service's ``run()`` until it ends, setting ``ready`` once the
+    service sets its own ready event (the shape every component's run has)."""
+    task = asyncio.create_task(run, name=name)
+    waiter = asyncio.create_task(own_ready.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if waiter.done():
+            ready.set()
+        await task
+    finally:
+        for t in (task, waiter):
+            t.cancel()
+        await asyncio.gather(task, waiter, return_exceptions=True)
 
 
 def parser(prog: str, description: str) -> argparse.ArgumentParser:

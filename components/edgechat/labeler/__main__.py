@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from edgechat.entry import main
+from edgechat.entry import main, serve
 from edgechat.settings import Settings
 
 
@@ -36,17 +36,9 @@ class LabelerComponent:
             username=SYSTEM_USER,
             password=system_password(settings),
         )
-        task = asyncio.create_task(service.run(), name="labeler-service")
-        waiter = asyncio.create_task(service.ready.wait())
         try:
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if waiter.done():
-                ready.set()
-            await task
+            await serve(service.run(), service.ready, ready, "labeler-service")
         finally:
-            for t in (task, waiter):
-                t.cancel()
-            await asyncio.gather(task, waiter, return_exceptions=True)
             cache.close()
 
     def apply(self, settings: Settings) -> None:

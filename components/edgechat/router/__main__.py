@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from edgechat.entry import main
+from edgechat.entry import main, serve
 from edgechat.greengrass.catalogue import ROUTER
 from edgechat.router.service import RouterService
 from edgechat.router.wiring import open_store, router_service
@@ -27,17 +27,7 @@ class RouterComponent:
         store = open_store(settings)
         try:
             self.service = router_service(settings, store)
-            task = asyncio.create_task(self.service.run(), name="router-service")
-            waiter = asyncio.create_task(self.service.ready.wait())
-            try:
-                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                if waiter.done():
-                    ready.set()
-                await task
-            finally:
-                for t in (task, waiter):
-                    t.cancel()
-                await asyncio.gather(task, waiter, return_exceptions=True)
+            await serve(self.service.run(), self.service.ready, ready, "router-service")
         finally:
             self.service = None
             store.close()
