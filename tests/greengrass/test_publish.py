@@ -5,11 +5,6 @@ against botocore's service model."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +18,7 @@ from botocore.validate import validate_parameters
 from edgechat.greengrass import deploy as deploys
 from edgechat.greengrass.build import build_all
 from edgechat.greengrass.publish import PublishError, bucket_name, for_publishing, next_patch, publish
-from tests.support.edge import free_port
+from tests.support.moto import running_moto
 
 from .conftest import FakeWheels
 
@@ -34,28 +29,9 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    port = free_port()
-    exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "AWS_DEFAULT_REGION": REGION},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "moto_server did not start"
-                time.sleep(0.1)
+    """A moto_server of this module's own: publish tests want fresh buckets."""
+    with running_moto() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def aws(service: str, url: str | None = None) -> Any:
