@@ -5,7 +5,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import threading
 import time
 import uuid
@@ -140,9 +139,7 @@ def test_kill_9_during_a_steady_chat_loses_and_doubles_nothing(tmp_path):
             missing = len(set(ids) - writer.acked)
             assert not missing, f"{missing} never acknowledged; edgechat said: {edge.output[-15:]}"
 
-        db = sqlite3.connect(f"file:{edge.data_dir / 'store' / 'messages.db'}?mode=ro", uri=True)
-        rows = db.execute("SELECT id, seq FROM messages WHERE room = ? ORDER BY seq", (ROOM,)).fetchall()
-        db.close()
+        rows = edge.stored(ROOM)
         assert sorted(r[0] for r in rows) == sorted(ids)  # every acked message stored, once
         assert [r[1] for r in rows] == list(range(1, len(ids) + 1))  # gap-free
 

@@ -6,6 +6,7 @@ import json
 import queue
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -104,6 +105,17 @@ class Edge:
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.cli("status", "--json", check=False).stdout)
+
+    def stored(self, room: str | None = None) -> list[tuple[str, int]]:
+        """(id, seq) of what the store holds (in ``room``, by seq), read from
+        outside as an operator would: read-only, while edgechat runs."""
+        db = sqlite3.connect(f"file:{self.data_dir / 'store' / 'messages.db'}?mode=ro", uri=True)
+        try:
+            if room is None:
+                return db.execute("SELECT id, seq FROM messages").fetchall()
+            return db.execute("SELECT id, seq FROM messages WHERE room = ? ORDER BY seq", (room,)).fetchall()
+        finally:
+            db.close()
 
     def system_password(self) -> str:
         return json.loads((self.data_dir / "secrets" / "system.json").read_text())["password"]
