@@ -19,9 +19,12 @@ from edgechat.core.protocol import Message, RoomInfo
 from edgechat.store.base import StoreError
 
 APPLICATION_ID: Final = 0x45434854  # "ECHT": marks the file as edgechat's
-SCHEMA_VERSION: Final = 1
-
-_SCHEMA: Final = """
+# Each entry moves the file up one schema version (index + 1).  Append only:
+# a file at version N runs entries N.. in one transaction when opened.
+# Statements are split on ";", so no triggers or ";" inside literals.
+_MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: messages and rooms
+    """
 CREATE TABLE IF NOT EXISTS messages (
     id        TEXT PRIMARY KEY,
     room      TEXT NOT NULL,
@@ -42,7 +45,9 @@ CREATE TABLE IF NOT EXISTS rooms (
     last_seq INTEGER NOT NULL,
     last_ts  INTEGER NOT NULL
 ) WITHOUT ROWID;
-"""
+""",
+)
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 _COLUMNS: Final = "id, room, seq, order_key, ts, site, client_id, nick, text, reply_to"
 # Under SQLite's historical limit of 999 bound parameters per statement.
@@ -82,9 +87,23 @@ class SqliteStore:
             raise StoreError(f"{self.path}: schema {version} is newer than this edgechat ({SCHEMA_VERSION})")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
-        db.executescript(_SCHEMA)
-        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)  # executescript would COMMIT the transaction
+                db.execute(f"PRAGMA user_version={number}")
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
         db = self._db
