@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS rooms (
     last_ts  INTEGER NOT NULL
 ) WITHOUT ROWID;
 """,
+    # 2: picture attachments (a JSON list, NULL for none) and labels by picture hash
+    """
+ALTER TABLE messages ADD COLUMN attachments TEXT;
+CREATE TABLE IF NOT EXISTS picture_labels (
+    sha256 TEXT PRIMARY KEY,
+    labels TEXT NOT NULL
+) WITHOUT ROWID;
+""",
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
