@@ -54,6 +54,45 @@ CREATE TABLE IF NOT EXISTS picture_labels (
     labels TEXT NOT NULL
 ) WITHOUT ROWID;
 """,
+    # 3: message lifecycle (edits and deletes are revisions with their own ids and
+    # order keys) and moderation (mutes, locked rooms, pinned announcements, audit log)
+    """
+ALTER TABLE messages ADD COLUMN edited_key TEXT;
+ALTER TABLE messages ADD COLUMN deleted_key TEXT;
+CREATE TABLE IF NOT EXISTS revisions (
+    id        TEXT PRIMARY KEY,
+    target    TEXT NOT NULL,
+    room      TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    order_key TEXT NOT NULL,
+    ts        INTEGER NOT NULL,
+    site      TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    text      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revisions_target ON revisions (target);
+CREATE INDEX IF NOT EXISTS revisions_order_key ON revisions (order_key);
+CREATE TABLE IF NOT EXISTS mutes (
+    room      TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    until_ms  INTEGER NOT NULL,
+    PRIMARY KEY (room, client_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS room_state (
+    room   TEXT PRIMARY KEY,
+    locked INTEGER NOT NULL DEFAULT 0,
+    pinned TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    n      INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    room   TEXT,
+    detail TEXT
+);
+""",
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
