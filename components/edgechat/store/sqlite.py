@@ -93,6 +93,19 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT
 );
 """,
+    # 4: sync (issue 6): the outbox holds what this site made and the cloud has
+    # not acknowledged (in the same transaction as the message); a room's cursor
+    # is the highest cloud seq up to which every cloud message is stored here
+    """
+CREATE TABLE IF NOT EXISTS outbox (
+    n  INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS sync_cursors (
+    room      TEXT PRIMARY KEY,
+    cloud_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+""",
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
