@@ -17,6 +17,7 @@ from edgechat.core import names
 from edgechat.core.protocol import Limits
 from edgechat.core.ratelimit import RateLimit
 from edgechat.core.router import RouterConfig
+from edgechat.core.stream import StreamLimits
 
 DEFAULT_DATA_DIR = Path("var/edgechat")
 
@@ -42,6 +43,45 @@ class Paths:
     @property
     def runtime(self) -> Path:
         return self.root / "run" / "runtime.json"
+
+    @property
+    def stream(self) -> Path:
+        """The Stream component's reaction counts and export spool."""
+        return self.root / "stream" / "stream.db"
+
+
+STREAM_EXPORTS = ("none", "kinesis", "streammanager")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """The Stream component (docs/stream.md): micro-batch window, limits, export."""
+
+    window_ms: int = 200
+    rate_per_second: float = 50.0
+    rate_burst: int = 200
+    typing_ttl_ms: int = 6000
+    # Raw events kept for export; when full the oldest are dropped and counted.
+    spool_max_events: int = 200_000
+    export: str = "none"  # none | kinesis (boto3) | streammanager (Greengrass)
+    kinesis_stream: str = ""
+    aws_region: str = ""
+    endpoint_url: str = ""  # a Kinesis endpoint other than AWS's (tests, VPC endpoints)
+
+    def __post_init__(self) -> None:
+        if self.export not in STREAM_EXPORTS:
+            raise ValueError(f"stream.export: one of {', '.join(STREAM_EXPORTS)}")
+        if self.export != "none" and not self.kinesis_stream:
+            raise ValueError("stream.kinesis_stream: required to export")
+        if not 10 <= self.window_ms <= 10_000:
+            raise ValueError("stream.window_ms: 10 to 10000")
+        if self.spool_max_events < 1:
+            raise ValueError("stream.spool_max_events: at least 1")
+
+    @property
+    def limits(self) -> StreamLimits:
+        rate = RateLimit(per_second=self.rate_per_second, burst=self.rate_burst)
+        return StreamLimits(typing_ttl_ms=self.typing_ttl_ms, rate=rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +111,7 @@ class Settings:
     tls: bool = False
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    stream: StreamSettings = field(default_factory=StreamSettings)
 
     def __post_init__(self) -> None:
         names.site_id(self.site_id, "siteId")
@@ -122,6 +163,8 @@ class Settings:
             values["limits"] = Limits(**values["limits"])
         if "rate" in values:
             values["rate"] = RateLimit(**values["rate"])
+        if "stream" in values:
+            values["stream"] = StreamSettings(**values["stream"])
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])
         return cls(**values)

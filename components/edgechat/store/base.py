@@ -49,3 +49,31 @@ class MessageStore(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class SyncStore(MessageStore, Protocol):
+    """The edge store, with what Sync needs (docs/sync.md): ``add`` queues each
+    new message in the outbox in the same transaction; ``add_remote`` stores
+    messages from elsewhere without queueing them."""
+
+    def add_remote(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]: ...
+
+    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message]]:
+        """Queued messages past position ``after``, oldest first, with their positions."""
+        ...
+
+    def outbox_done(self, ids: Sequence[str]) -> int:
+        """Retire acknowledged ids; returns how many were queued."""
+        ...
+
+    def outbox_stats(self) -> tuple[int, int | None]:
+        """(queued count, timestamp of the oldest queued message or None)."""
+        ...
+
+    def cursors(self) -> dict[str, int]:
+        """Per room, the cloud seq up to which everything is stored here."""
+        ...
+
+    def advance_cursors(self, cursors: dict[str, int]) -> None:
+        """Raise cursors; never lowers one."""
+        ...

@@ -14,8 +14,19 @@ class MemoryStore:
         self._by_id: dict[str, Message] = {}
         self._rooms: dict[str, list[Message]] = {}
         self._last_seq: dict[str, int] = {}
+        self._outbox: dict[str, int] = {}  # id -> position, in insertion order
+        self._outbox_n = 0
+        self._cursors: dict[str, int] = {}
 
     def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        out = self.add_remote(messages)
+        for stored, created in out:
+            if created:
+                self._outbox_n += 1
+                self._outbox[stored.id] = self._outbox_n
+        return out
+
+    def add_remote(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
         out: list[tuple[Message, bool]] = []
         for message in messages:
             existing = self._by_id.get(message.id)
@@ -51,7 +62,25 @@ class MemoryStore:
         for m in old:
             del self._by_id[m.id]
             self._rooms[m.room].remove(m)
+            self._outbox.pop(m.id, None)
         return len(old)
+
+    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message]]:
+        return [(n, self._by_id[mid]) for mid, n in self._outbox.items() if n > after][:limit]
+
+    def outbox_done(self, ids: Sequence[str]) -> int:
+        return sum(self._outbox.pop(mid, None) is not None for mid in ids)
+
+    def outbox_stats(self) -> tuple[int, int | None]:
+        return len(self._outbox), min((self._by_id[mid].ts for mid in self._outbox), default=None)
+
+    def cursors(self) -> dict[str, int]:
+        return dict(self._cursors)
+
+    def advance_cursors(self, cursors: dict[str, int]) -> None:
+        for room, seq in cursors.items():
+            self._cursors[room] = max(seq, self._cursors.get(room, 0))
+
 
     def count(self) -> int:
         return len(self._by_id)

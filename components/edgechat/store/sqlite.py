@@ -166,11 +166,21 @@ class SqliteStore:
             raise
 
     def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        """Messages made at this site: each new one is also queued in the outbox."""
+        return self._add(messages, queue=True)
+
+    def add_remote(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
+        """Messages from the cloud or another site (origin id, order key, site kept)."""
+        return self._add(messages, queue=False)
+
+    def _add(self, messages: Sequence[Message], *, queue: bool) -> list[tuple[Message, bool]]:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
                 out = self._insert(messages)
+                if queue:
+                    self._queue([m.id for m, created in out if created])
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:  # a failed COMMIT may have rolled back already
@@ -226,6 +236,59 @@ class SqliteStore:
             )
         return out
 
+    def _queue(self, ids: list[str]) -> None:
+        for chunk in _chunks(ids, _KEYS_PER_SELECT):
+            self._db.execute(f"INSERT INTO outbox (id) VALUES {','.join(['(?)'] * len(chunk))}", chunk)
+
+    # -- sync: the outbox and the cursors (edge only)
+
+    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message]]:
+        """Up to ``limit`` queued messages past outbox position ``after``, oldest
+        first, each with its position."""
+        rows = self._query(
+            f"SELECT o.n, {', '.join('m.' + c for c in _COLUMNS.split(', '))} FROM outbox o "
+            "JOIN messages m ON m.id = o.id WHERE o.n > ? ORDER BY o.n LIMIT ?",
+            (after, limit),
+        )
+        return [(row[0], _row_to_message(row[1:])) for row in rows]
+
+    def outbox_done(self, ids: Sequence[str]) -> int:
+        """Retire ``ids`` (the cloud acknowledged them); how many were queued."""
+        return self._write_in("DELETE FROM outbox", "id", list(ids))
+
+    def outbox_stats(self) -> tuple[int, int | None]:
+        """How many messages wait, and the timestamp of the oldest (None if none)."""
+        count, oldest = self._query(
+            "SELECT count(*), min(m.ts) FROM outbox o JOIN messages m ON m.id = o.id", ()
+        )[0]
+        return count, oldest
+
+    def cursors(self) -> dict[str, int]:
+        return dict(self._query("SELECT room, cloud_seq FROM sync_cursors", ()))
+
+    def advance_cursors(self, cursors: dict[str, int]) -> None:
+        """Raise rooms' cursors (never lowers one: a late reply cannot undo progress)."""
+        if not cursors:
+            return
+        try:
+            self._db.execute(
+                f"INSERT INTO sync_cursors (room, cloud_seq) VALUES {','.join(['(?,?)'] * len(cursors))} "
+                "ON CONFLICT(room) DO UPDATE SET cloud_seq = max(cloud_seq, excluded.cloud_seq)",
+                [v for item in cursors.items() for v in item],
+            )
+        except sqlite3.Error as exc:
+            raise _store_error(exc) from exc
+
+    def _write_in(self, statement: str, column: str, keys: list[str]) -> int:
+        total = 0
+        try:
+            for chunk in _chunks(keys, _KEYS_PER_SELECT):
+                cur = self._db.execute(f"{statement} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+                total += cur.rowcount
+        except sqlite3.Error as exc:
+            raise _store_error(exc) from exc
+        return total
+
     def _select_in(self, select: str, column: str, keys: list[str]) -> list[tuple]:
         rows: list[tuple] = []
         for chunk in _chunks(keys, _KEYS_PER_SELECT):
@@ -259,6 +322,8 @@ class SqliteStore:
                 "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ? LIMIT ?)",
                 (older_than_ms, batch),
             )
+            if cur.rowcount:  # an expired message is not sent up any more
+                self._db.execute("DELETE FROM outbox WHERE id NOT IN (SELECT id FROM messages)")
         except sqlite3.Error as exc:
             raise _store_error(exc) from exc
         return cur.rowcount
