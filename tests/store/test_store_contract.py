@@ -120,3 +120,78 @@ def test_a_failed_batch_stores_nothing(tmp_path):
     ((m, _),) = s.add([message("b")])
     assert m.seq == 2  # no sequence number was used up by the failed batch
     s.close()
+
+
+# --- sync: outbox and cursors (the edge stores only) ---------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def edge_store(request, tmp_path):
+    s = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "m.db")
+    yield s
+    s.close()
+
+
+def test_local_messages_are_queued_once_and_remote_ones_never(edge_store):
+    edge_store.add([message("a1", ts=5), message("a2", ts=7), message("a1")])
+    edge_store.add_remote([message("x1", ts=1), message("a2")])  # a2 again: already queued
+    queued = edge_store.outbox()
+    assert [m.id for _, m in queued] == ["a1", "a2"]
+    assert [m.seq for _, m in queued] == [1, 2]
+    assert edge_store.outbox_stats() == (2, 5)
+    first, _ = queued[0]
+    assert [m.id for _, m in edge_store.outbox(after=first)] == ["a2"]
+    assert [m.id for _, m in edge_store.outbox(limit=1)] == ["a1"]
+
+
+def test_acknowledged_messages_leave_the_outbox_and_new_ones_queue_after(edge_store):
+    edge_store.add([message(f"m{i}") for i in range(5)])
+    last = edge_store.outbox()[-1][0]
+    assert edge_store.outbox_done(["m0", "m2", "nope"]) == 2
+    assert [m.id for _, m in edge_store.outbox()] == ["m1", "m3", "m4"]
+    assert edge_store.outbox_done(["m1", "m3", "m4"]) == 3
+    assert edge_store.outbox_stats() == (0, None)
+    edge_store.add([message("later")])
+    ((n, m),) = edge_store.outbox(after=last)  # positions are never reused
+    assert m.id == "later" and n > last
+
+
+def test_expired_messages_leave_the_outbox(edge_store):
+    edge_store.add([message("old", ts=100), message("new", ts=5000)])
+    edge_store.expire(1000)
+    assert [m.id for _, m in edge_store.outbox()] == ["new"]
+    assert edge_store.outbox_stats() == (1, 5000)
+
+
+def test_cursors_only_go_up(edge_store):
+    assert edge_store.cursors() == {}
+    edge_store.advance_cursors({"r": 5, "s": 2})
+    edge_store.advance_cursors({"r": 3, "s": 4})
+    assert edge_store.cursors() == {"r": 5, "s": 4}
+
+
+def test_sqlite_outbox_and_cursors_survive_reopen(tmp_path):
+    s = SqliteStore(tmp_path / "m.db")
+    s.add([message("a1"), message("a2")])
+    s.outbox_done(["a1"])
+    s.advance_cursors({"r": 9})
+    s.close()
+    s = SqliteStore(tmp_path / "m.db")
+    try:
+        assert [m.id for _, m in s.outbox()] == ["a2"] and s.cursors() == {"r": 9}
+    finally:
+        s.close()
+
+
+def test_a_message_is_never_stored_without_being_queued(tmp_path):
+    s = SqliteStore(tmp_path / "m.db")
+    try:  # the outbox write fails: the message must not stay stored
+        s._db.execute(
+            "CREATE TRIGGER no_b BEFORE INSERT ON outbox WHEN NEW.id = 'b' "
+            "BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
+        with pytest.raises(StoreError):
+            s.add([message("a"), message("b")])
+        assert s.outbox() == [] and s.count() == 0
+    finally:
+        s.close()

@@ -81,7 +81,6 @@ class MemoryStore:
         for room, seq in cursors.items():
             self._cursors[room] = max(seq, self._cursors.get(room, 0))
 
-
     def count(self) -> int:
         return len(self._by_id)
 
