@@ -44,7 +44,7 @@ def test_broker_config_binds_identities(tmp_path):
     mtls = text.split("listener 2 ")[1].split("listener 3")[0]
     assert "require_certificate true" in mtls and "use_identity_as_username true" in mtls
     assert "use_username_as_clientid true" in mtls and str(files.core_acl) in mtls
-    assert "pattern write sync/%u/up" in broker.CORE_ACL and "chat" not in broker.CORE_ACL
+    assert "pattern write sync/%u/up" in broker.CORE_ACL and "write chat" not in broker.CORE_ACL
 
 
 def test_cloud_config_json():

@@ -108,7 +108,9 @@ def test_a_forged_order_key_is_refused(cloud):
     bad = site_message("m0000001", 100)
     bad["orderKey"] = order_key(Hlc(100, 0), "site-b", "m0000001")
     sync.handle(sync_event("site-a", {"type": "sync", "batchId": "b", "messages": [bad]}), cloud.deps)
-    assert cloud.deps.store.count() == 0 and cloud.published == []
+    assert cloud.deps.store.count() == 0 and cloud.on("chat/pub/lobby") == []
+    ((ack),) = cloud.on("sync/site-a/down")  # refused by id: a resend cannot fix it
+    assert ack["accepted"] == [] and [r["id"] for r in ack["rejected"]] == ["m0000001"]
 
 
 def test_history_api(cloud):

@@ -79,14 +79,19 @@ def test_the_client_id_plus_pitfall_is_closed_twice():
 def test_a_core_uses_only_its_own_sync_topics():
     doc = _doc("CorePolicy")
     thing = {"iot:Connection.Thing.ThingName": "site-a", "iot:Connection.Thing.IsAttached": "true"}
+    rooms = {(a, f"chat/pub/{n}") for a in ("subscribe", "receive") for n in NAMES} | {
+        ("subscribe", "chat/pub/#"), ("receive", "chat/pub/#"),
+    }  # fmt: skip  (every room's accepted messages: the live fan-out between sites)
     assert _grants(doc, thing, "site-a") == {
         ("connect", "site-a"),
         ("publish", "sync/site-a/up"),
         ("subscribe", "sync/site-a/down"),
         ("receive", "sync/site-a/down"),
+        *rooms,
     }
     assert _grants(doc, thing, "site-b") == {
         ("publish", "sync/site-a/up"), ("subscribe", "sync/site-a/down"), ("receive", "sync/site-a/down"),
+        *rooms,
     }  # fmt: skip  (topics named by its thing, whatever it asks; and it cannot connect as site-b)
     unattached = {**thing, "iot:Connection.Thing.IsAttached": "false"}
     assert ("connect", "site-a") not in _grants(doc, unattached, "site-a")
@@ -97,3 +102,31 @@ def test_only_the_handlers_may_speak_on_system_topics():
     stmt = props["Policies"][1]["Statement"]
     assert allowed({"Statement": stmt}, "iot:Publish", f"{ARN}:topic/chat/in/{ME}", {})
     assert not allowed({"Statement": stmt}, "iot:Publish", f"{ARN}:topic/chat/out/{ME}", {})
+
+
+def _acl_grants(acl: str, username: str, topics: list[str]) -> set[tuple[str, str]]:
+    """What a Mosquitto acl_file grants ``username`` on concrete topics: a read
+    rule allows subscribing to and receiving what it matches."""
+    from paho.mqtt.client import topic_matches_sub
+
+    out = set()
+    for line in acl.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        kind, access, topic_filter = line.split()
+        topic_filter = topic_filter.replace("%u", username) if kind == "pattern" else topic_filter
+        for topic in topics:
+            if "+" in topic or "#" in topic or not topic_matches_sub(topic_filter, topic):
+                continue
+            actions = ("publish",) if access == "write" else ("subscribe", "receive")
+            out |= {(a, topic) for a in actions}
+    return out
+
+
+def test_the_local_brokers_core_acl_is_the_core_policy():
+    from edgechat.cloud.local.broker import CORE_ACL
+
+    thing = {"iot:Connection.Thing.ThingName": "site-a", "iot:Connection.Thing.IsAttached": "true"}
+    concrete = {(a, t) for a, t in _grants(_doc("CorePolicy"), thing, "site-a") if a != "connect"}
+    concrete = {(a, t) for a, t in concrete if "+" not in t and "#" not in t}
+    assert _acl_grants(CORE_ACL, "site-a", TOPICS) == concrete

@@ -1,20 +1,31 @@
-"""SyncFunction: a batch of messages from an edge core on ``sync/{thing}/up``.
+"""SyncFunction: an edge core's requests on ``sync/{thing}/up`` (docs/sync.md).
 
-This is the cloud's idempotent ingest, the seam issue 6's Sync component builds
-on: each message keeps its origin's id, order key and site; the DynamoDB store
-adds it once (conditional on its id) and numbers it with the cloud's own
-per-room sequence; new ones are announced to cloud browsers on
-``chat/pub/{room}``; the core gets an ack on ``sync/{thing}/down`` listing every
-id it sent, duplicates included, so it can retire them from its outbox.
+Three requests, each answered on ``sync/{thing}/down``:
 
-Up:   {"type": "sync", "batchId": "...", "messages": [message events]}
-Down: {"type": "synced", "batchId": "...", "accepted": [{"id", "cloudSeq", "duplicate"}]}
+* ``{"type":"sync","batchId","messages":[message events]}`` ->
+  ``{"type":"synced","batchId","accepted":[{"id","cloudSeq","duplicate"}],"rejected"?:[{"id","error"}]}``
+* ``{"type":"backfill","requestId","room","after","limit"}`` ->
+  ``{"type":"page","requestId","room","messages":[message events, cloud seq],"hasMore"}``
+* ``{"type":"rooms","requestId"}`` ->
+  ``{"type":"roomsState","requestId","rooms":[{"room","lastSeq"}],"hasMore"}``
+
+``sync`` is the cloud's idempotent ingest: each message keeps its origin's id,
+order key and site; the DynamoDB store adds it once (conditional on its id) and
+numbers it with the cloud's own per-room sequence; new ones are announced on
+``chat/pub/{room}`` with that sequence, to cloud browsers and to every other
+core.  The ack lists every id sent, duplicates included, so the core can retire
+them from its outbox; a message that fails validation is ``rejected`` (a resend
+cannot fix it) and the rest of its batch is still taken.  ``backfill`` pages a
+room by cloud seq (``after`` = the core's cursor); pages and room lists are cut
+to fit IoT Core's 128 KB payload, ``hasMore`` says so.  A request that cannot
+be read at all is logged and dropped: nothing crashes on input.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any, Final
 
 from edgechat.cloud.handlers.deps import Deps, from_env
@@ -23,10 +34,15 @@ from edgechat.core import names, topics
 from edgechat.core.clock import hlc_of
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import Message, encode
+from edgechat.core.router import _fitting
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH: Final = 100
+MAX_PAGE: Final = 500
+DEFAULT_PAGE: Final = 200
+# IoT Core's payload limit is 128 KB; keep room for the envelope around the list.
+PAYLOAD_BUDGET: Final = 128 * 1024 - 1024
 
 
 def sync_down(thing: str) -> str:
@@ -46,38 +62,141 @@ def parse_message(raw: Any, limits_text: int) -> Message:
             raise BadEvent("orderKey: must be <hlc>!<site>!<id>")
         hlc_of(order_key)
         reply_to = raw.get("replyTo")
+        if isinstance(raw["ts"], bool) or not isinstance(raw["ts"], int):
+            raise BadEvent("ts: not an integer")
         return Message(
             id=mid, room=names.room(raw["room"]), text=names.text(raw["text"], limits_text),
-            client_id=cid, nick=names.nick(raw["nick"]), ts=int(raw["ts"]), order_key=order_key,
+            client_id=cid, nick=names.nick(raw["nick"]), ts=raw["ts"], order_key=order_key,
             site=site, reply_to=None if reply_to is None else names.message_id(reply_to, "replyTo"),
         )  # fmt: skip
     except (KeyError, TypeError, ValueError, ClientError) as exc:
         raise BadEvent(f"message: {exc}") from exc
 
 
-def handle(event: dict[str, Any], deps: Deps) -> None:
+# --- requests, parsed once ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SyncBatch:
+    batch_id: str
+    messages: list[Message]
+    rejected: list[dict[str, str]]  # {"id", "error"} of messages that failed validation
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    request_id: str
+    room: str
+    after: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomsQuery:
+    request_id: str
+
+
+SyncRequest = SyncBatch | Backfill | RoomsQuery
+
+
+def _nonneg_int(body: dict[str, Any], key: str, default: int | None = None) -> int:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadEvent(f"{key}: a non-negative integer")
+    return value
+
+
+def parse_request(payload: bytes, limits_text: int) -> SyncRequest:
+    """Raises ``BadEvent`` for anything that is not one of the three requests."""
     try:
-        up = SyncUp.from_event(event)
-        body = json.loads(up.payload)
-        if not isinstance(body, dict) or body.get("type") != "sync":
-            raise BadEvent("not a sync batch")
-        batch_id = names.client_id(body.get("batchId"), "batchId")
-        raw_messages = body.get("messages")
-        if not isinstance(raw_messages, list) or len(raw_messages) > MAX_BATCH:
-            raise BadEvent(f"messages: a list of at most {MAX_BATCH}")
-        messages = [parse_message(m, deps.config.limits.max_text_chars) for m in raw_messages]
-    except (BadEvent, ValueError, ClientError) as exc:
-        log.warning("dropped a sync batch: %s", exc)
-        return
-    results = deps.store.add(messages)  # StoreError propagates: Lambda retries, the add is idempotent
-    if messages:
-        latest = max(hlc_of(m.order_key) for m in messages)
+        body = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadEvent(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadEvent("not an object")
+    try:
+        match body.get("type"):
+            case "sync":
+                batch_id = names.client_id(body.get("batchId"), "batchId")
+                raw_messages = body.get("messages")
+                if not isinstance(raw_messages, list) or len(raw_messages) > MAX_BATCH:
+                    raise BadEvent(f"messages: a list of at most {MAX_BATCH}")
+                messages, rejected = [], []
+                for raw in raw_messages:
+                    try:
+                        messages.append(parse_message(raw, limits_text))
+                    except BadEvent as exc:
+                        mid = raw.get("id") if isinstance(raw, dict) else None
+                        if not isinstance(mid, str) or not names.MESSAGE_ID_RE.fullmatch(mid):
+                            raise  # nothing to answer it by: the whole batch is unreadable
+                        rejected.append({"id": mid, "error": str(exc)})
+                return SyncBatch(batch_id, messages, rejected)
+            case "backfill":
+                limit = _nonneg_int(body, "limit", DEFAULT_PAGE)
+                if not 1 <= limit <= MAX_PAGE:
+                    raise BadEvent(f"limit: 1 to {MAX_PAGE}")
+                return Backfill(
+                    names.client_id(body.get("requestId"), "requestId"),
+                    names.room(body.get("room")), _nonneg_int(body, "after"), limit,
+                )  # fmt: skip
+            case "rooms":
+                return RoomsQuery(names.client_id(body.get("requestId"), "requestId"))
+            case other:
+                raise BadEvent(f"type: unknown {other!r}")
+    except ClientError as exc:
+        raise BadEvent(str(exc)) from exc
+
+
+# --- the shell ------------------------------------------------------------------
+
+
+def ingest(batch: SyncBatch, deps: Deps) -> dict[str, Any]:
+    results = deps.store.add(batch.messages)  # StoreError propagates: Lambda retries, the add is idempotent
+    if batch.messages:
+        latest = max(hlc_of(m.order_key) for m in batch.messages)
         deps.state.save_clock(deps.state.load_clock().observe(latest, deps.now_ms()))
     for stored, created in results:
         if created:
             deps.publish(topics.room_pub(stored.room), encode(stored.to_event()))
     accepted = [{"id": s.id, "cloudSeq": s.seq, "duplicate": not c} for s, c in results]
-    deps.publish(sync_down(up.thing), encode({"type": "synced", "batchId": batch_id, "accepted": accepted}))
+    ack: dict[str, Any] = {"type": "synced", "batchId": batch.batch_id, "accepted": accepted}
+    if batch.rejected:
+        ack["rejected"] = batch.rejected
+        log.warning("batch %s: rejected %s", batch.batch_id, batch.rejected)
+    return ack
+
+
+def page(q: Backfill, deps: Deps) -> dict[str, Any]:
+    messages, more = deps.store.history(q.room, after=q.after, limit=q.limit)
+    events = _fitting([m.to_event() for m in messages], PAYLOAD_BUDGET)
+    return {
+        "type": "page", "requestId": q.request_id, "room": q.room, "messages": events,
+        "hasMore": more or len(events) < len(messages),
+    }  # fmt: skip
+
+
+def rooms_state(q: RoomsQuery, deps: Deps) -> dict[str, Any]:
+    infos = sorted(deps.store.rooms(), key=lambda i: i.room)
+    rooms = _fitting([{"room": i.room, "lastSeq": i.last_seq} for i in infos], PAYLOAD_BUDGET)
+    more = len(rooms) < len(infos)
+    return {"type": "roomsState", "requestId": q.request_id, "rooms": rooms, "hasMore": more}
+
+
+def handle(event: dict[str, Any], deps: Deps) -> None:
+    try:
+        up = SyncUp.from_event(event)
+        request = parse_request(up.payload, deps.config.limits.max_text_chars)
+    except BadEvent as exc:
+        log.warning("dropped a sync request: %s", exc)
+        return
+    match request:
+        case SyncBatch():
+            answer = ingest(request, deps)
+        case Backfill():
+            answer = page(request, deps)
+        case RoomsQuery():
+            answer = rooms_state(request, deps)
+    deps.publish(sync_down(up.thing), encode(answer))
 
 
 def handler(event: dict[str, Any], context: Any) -> None:  # pragma: no cover - AWS entry

@@ -6,7 +6,8 @@
 | websockets       | browsers                | per-session password; username = client id |
 
 The ACLs reproduce the template's policies: a browser gets the topic table of
-docs/protocol.md, a core only ``sync/<thing>/up`` and ``sync/<thing>/down``.
+docs/protocol.md, a core only ``sync/<thing>/up`` and ``sync/<thing>/down``, and reads
+``chat/pub/+`` (every room's accepted messages).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ CORE_ACL: Final = """\
 # Edge cores: the CorePolicy of template.yaml.  %u is the certificate's CN.
 pattern write sync/%u/up
 pattern read sync/%u/down
+topic read chat/pub/+
 """
 
 SYSTEM_ACL: Final = f"""\
