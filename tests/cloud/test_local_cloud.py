@@ -4,6 +4,7 @@ DynamoDB (moto), and a browser page in the local cloud's mode.  The app's
 Cognito/SigV4 path is tested in tests/web/test_cloud_mode.py."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -96,11 +97,17 @@ def test_two_clients_chat_and_history_comes_from_dynamodb(local_cloud):
         bob.close()
 
 
-def test_an_edge_core_syncs_over_mutual_tls(local_cloud, tmp_path):
-    cert = issue_core_certificate(Path(local_cloud["certs"]), "site-a")
-    core = ChatClient(_port(local_cloud["mqtts"]), None, None, client_id="site-a", will=False)
-    core.client.tls_set(ca_certs=local_cloud["ca"], certfile=str(cert.cert), keyfile=str(cert.key))
+def core_client(cloud: dict[str, str], thing: str) -> ChatClient:
+    """A paho client acting as edge core ``thing``: mTLS with its certificate."""
+    cert = issue_core_certificate(Path(cloud["certs"]), thing)
+    core = ChatClient(_port(cloud["mqtts"]), None, None, client_id=thing, will=False)
+    core.client.tls_set(ca_certs=cloud["ca"], certfile=str(cert.cert), keyfile=str(cert.key))
     assert core.connect() == 0
+    return core
+
+
+def test_an_edge_core_syncs_over_mutual_tls(local_cloud, tmp_path):
+    core = core_client(local_cloud, "site-a")
     watcher = browser(local_cloud, "Watcher")
     try:
         core.subscribe("sync/site-a/down")
@@ -120,6 +127,64 @@ def test_an_edge_core_syncs_over_mutual_tls(local_cloud, tmp_path):
     finally:
         core.close()
         watcher.close()
+
+
+def test_a_core_gets_live_fan_out_backfill_and_room_state(local_cloud):
+    core = core_client(local_cloud, "site-b")
+    ann = browser(local_cloud, "Ann")
+    try:
+        core.subscribe("sync/site-b/down", "chat/pub/+")
+        ann.subscribe("chat/pub/fanout")
+        ann.request({"type": "join", "room": "fanout"}, "joined")
+        ann.send({"type": "message", "id": "fan00001", "room": "fanout", "text": "from a cloud browser"})
+        # a browser's message reaches the core live, numbered by the cloud
+        ((_, live),) = core.wait_for(lambda t, b: t == "chat/pub/fanout" and b.get("type") == "message")
+        assert live["id"] == "fan00001" and live["seq"] == 1 and live["site"] == "cloud"
+        core.send({"type": "backfill", "requestId": "r1", "room": "fanout", "after": 0, "limit": 10},
+                  "sync/site-b/up")  # fmt: skip
+        ((_, page),) = core.wait_for(lambda t, b: b.get("type") == "page")
+        assert [(m["id"], m["seq"]) for m in page["messages"]] == [("fan00001", 1)] and not page["hasMore"]
+        core.send({"type": "rooms", "requestId": "r2"}, "sync/site-b/up")
+        ((_, state),) = core.wait_for(lambda t, b: b.get("type") == "roomsState")
+        assert {"room": "fanout", "lastSeq": 1} in state["rooms"]
+        # a core may read rooms, never speak in them or as a browser
+        core.send({"type": "message", "id": "fan00002", "room": "fanout", "text": "x"}, "chat/pub/fanout")
+        core.send({"type": "message", "id": "fan00003", "room": "fanout", "text": "x"}, "chat/out/site-b")
+        time.sleep(0.5)
+        assert {b.get("id") for _, b in ann.received} & {"fan00002", "fan00003"} == set()
+    finally:
+        core.close()
+        ann.close()
+
+
+def test_the_stand_in_broker_comes_back_after_kill_9(local_cloud):
+    pid_file = Path(local_cloud["certs"]).parent / "mosquitto.pid"
+    old = int(pid_file.read_text())
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        new = int(pid_file.read_text())
+        if new != old:
+            break
+    assert new != old, "cloud up did not restart its broker"
+    # the rules runner reconnects by itself: a core's batch is ingested and acked again
+    deadline, core = time.monotonic() + 15, None
+    while core is None:
+        try:
+            core = core_client(local_cloud, "site-c")
+        except (OSError, AssertionError, TimeoutError):
+            assert time.monotonic() < deadline, "the broker did not come back"
+            time.sleep(0.2)
+    try:
+        core.subscribe("sync/site-c/down")
+        deadline = time.monotonic() + 15
+        while not core.events("sync/site-c/down", "roomsState"):
+            assert time.monotonic() < deadline, "no answer after the broker restarted"
+            core.send({"type": "rooms", "requestId": "again"}, "sync/site-c/up")
+            time.sleep(0.5)
+    finally:
+        core.close()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -22,7 +22,7 @@ CORE_ACL: Final = """\
 # Edge cores: the CorePolicy of template.yaml.  %u is the certificate's CN.
 pattern write sync/%u/up
 pattern read sync/%u/down
-topic read chat/pub/+
+pattern read chat/pub/+
 """
 
 SYSTEM_ACL: Final = f"""\

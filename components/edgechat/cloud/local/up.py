@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 
@@ -135,10 +136,10 @@ async def _serve(args: argparse.Namespace) -> int:
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not os.access(mosquitto, os.X_OK):
             raise StartupError("mosquitto not found: apt-get install mosquitto")
-        broker_proc = _start([mosquitto, "-c", str(files.config)], data / "mosquitto.log")
-        stack.callback(_stop, broker_proc)
-        children[broker_proc] = "mosquitto"
-        await loop.run_in_executor(None, _wait_port, internal, broker_proc, "mosquitto")
+        broker_child = _Restartable([mosquitto, "-c", str(files.config)], data / "mosquitto")
+        stack.callback(lambda: _stop(broker_child.proc))
+        children[broker_child.start()] = "mosquitto"
+        await loop.run_in_executor(None, _wait_port, internal, broker_child.proc, "mosquitto")
 
         # the rules, the handlers and the stream
         kinesis = session.client("kinesis", endpoint_url=moto_url)
@@ -166,7 +167,7 @@ async def _serve(args: argparse.Namespace) -> int:
             "cloud": {"region": args.region, "identityPoolId": made.identity_pool_id,
                       "cognitoEndpoint": moto_url, "iotEndpoint": f"{host}:{ws}", "local": True},
         }  # fmt: skip
-        reload = lambda: broker_proc.send_signal(signal.SIGHUP)  # noqa: E731
+        reload = lambda: broker_child.proc.send_signal(signal.SIGHUP)  # noqa: E731
         issue = cloud_web.make_issuer(files.client_passwd, reload, ws_url, ws)
         runner_web = web.AppRunner(cloud_web.app(config, deps, issue, DEFAULT_DIST), access_log=None)
         await runner_web.setup()
@@ -178,20 +179,48 @@ async def _serve(args: argparse.Namespace) -> int:
             f"moto={moto_url} ca={ca.cert} certs={data / 'ca'} table={made.table} stream={made.stream}",
             flush=True,
         )
-        return await _until_stopped(loop, children)
+        # IoT Core does not stay down: neither does its stand-in (kill -9 it to test
+        # what a broker outage does; the rules runner reconnects by itself).
+        return await _until_stopped(loop, children, {"mosquitto": broker_child.start})
 
 
-async def _until_stopped(loop: asyncio.AbstractEventLoop, children: dict[subprocess.Popen, str]) -> int:
+class _Restartable:
+    """A child started again with the same argv; ``<base>.pid`` names the current one."""
+
+    def __init__(self, argv: list[str], base: Path) -> None:
+        self.argv, self.base = argv, base
+        self.proc: subprocess.Popen = None  # type: ignore[assignment]  (set by start)
+
+    def start(self) -> subprocess.Popen:
+        self.proc = _start(self.argv, self.base.with_suffix(".log"))
+        tmp = self.base.with_suffix(".pid.tmp")
+        tmp.write_text(f"{self.proc.pid}\n")
+        os.replace(tmp, self.base.with_suffix(".pid"))
+        return self.proc
+
+
+async def _until_stopped(
+    loop: asyncio.AbstractEventLoop,
+    children: dict[subprocess.Popen, str],
+    restarts: dict[str, Callable[[], subprocess.Popen]],
+) -> int:
+    """Until SIGINT/SIGTERM.  A child named in ``restarts`` is started again when
+    it dies; any other child's death stops the local cloud."""
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     while not stop.is_set():
         with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
-        for proc, what in children.items():
-            if proc.poll() is not None:
+            await asyncio.wait_for(stop.wait(), timeout=0.2)
+        for proc, what in list(children.items()):
+            if proc.poll() is None:
+                continue
+            if what not in restarts:
                 log.error("%s exited with %s; stopping", what, proc.returncode)
                 return 1
+            log.error("%s exited with %s; restarting it", what, proc.returncode)
+            del children[proc]
+            children[restarts[what]()] = what
     log.info("stopping the local cloud")
     return 0
 
