@@ -34,6 +34,7 @@ pattern write {topics.ROOT}/out/%u
 pattern write {topics.ROOT}/stream/%u
 pattern read {topics.ROOT}/in/%u
 pattern read {topics.PUB_FILTER}
+pattern read {topics.SYNC_STATE}
 """
 
 SYSTEM_ACL: Final = f"""\
@@ -45,6 +46,7 @@ topic read {topics.ROOT}/out/+
 topic read {topics.ROOT}/stream/+
 topic write {topics.ROOT}/in/+
 topic readwrite {topics.ROOT}/pub/+
+topic readwrite {topics.SYNC_STATE}
 topic readwrite {topics.SERVICE_ROOT}/#
 """
 

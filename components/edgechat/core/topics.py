@@ -18,6 +18,11 @@ SERVICE_ROOT: Final = "edgechat"  # service-to-service topics, never open to cli
 OUT_FILTER: Final = f"{ROOT}/out/+"
 STREAM_FILTER: Final = f"{ROOT}/stream/+"
 PUB_FILTER: Final = f"{ROOT}/pub/#"
+# Sync (docs/sync.md): messages from elsewhere to the Router, its answers
+# (system accounts only), and Sync's state, retained, for signed-in clients.
+SYNC_IN: Final = f"{SERVICE_ROOT}/sync/in"
+SYNC_STORED: Final = f"{SERVICE_ROOT}/sync/stored"
+SYNC_STATE: Final = f"{ROOT}/sync/state"
 
 
 def client_in(client_id: str) -> str:

@@ -22,7 +22,7 @@ from paho.mqtt.client import MQTT_ERR_SUCCESS, error_string
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edgechat.core import topics
+from edgechat.core import remote, topics
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import Message, encode
 from edgechat.core.router import (
@@ -59,6 +59,7 @@ class RouterStats:
     rejected: int = 0
     store_failures: int = 0
     batches: int = 0
+    remote_stored: int = 0  # messages from the cloud or other sites, new here (Sync)
     by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -90,7 +91,7 @@ class RouterService:
         self.stats = RouterStats()
         self.ready = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        self._pending: asyncio.Queue[Message] = asyncio.Queue(self.limits.max_pending)
+        self._pending: asyncio.Queue[Message | remote.Inject] = asyncio.Queue(self.limits.max_pending)
         self._client: aiomqtt.Client | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -153,10 +154,13 @@ class RouterService:
             client.pending_calls_threshold = self.limits.max_pending
             self._client = client
             await client.subscribe(topics.OUT_FILTER, qos=1)
+            await client.subscribe(topics.SYNC_IN, qos=1)  # from Sync (system accounts only)
             self.ready.set()
             log.info("router: subscribed to %s", topics.OUT_FILTER)
             async for msg in client.messages:
-                if not msg.retain:  # a retained one is replayed, not sent now: answered when it was
+                if str(msg.topic) == topics.SYNC_IN:
+                    await self._inject(msg.payload)
+                elif not msg.retain:  # a retained one is replayed, not sent now: answered when it was
                     await self._receive(str(msg.topic), msg.payload)
                 client._client.ack(msg.mid, msg.qos)
 
@@ -221,6 +225,12 @@ class RouterService:
             batch = [await self._pending.get()]
             while len(batch) < self.limits.max_batch and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
+            injects = [i for i in batch if isinstance(i, remote.Inject)]
+            if injects:  # from Sync: stored apart, without queueing them to go up again
+                batch = [m for m in batch if not isinstance(m, remote.Inject)]
+                await self._store_remote(injects)
+                if not batch:
+                    continue
             try:
                 results = await loop.run_in_executor(self._db, self.store.add, batch)
             except StoreError as exc:
@@ -238,6 +248,40 @@ class RouterService:
                 await self._apply(effects)
             except Exception:  # the writer must outlive any one batch
                 log.exception("router: failed to announce a stored batch")
+
+    async def _inject(self, payload: Any) -> None:
+        """Messages from the cloud or another site, handed over by Sync."""
+        try:
+            inject = remote.parse_inject(bytes(payload or b""), self.router.config.limits.max_text_chars)
+        except remote.BadRemoteMessage as exc:
+            log.warning("router: ignoring a sync request: %s", exc)
+            return
+        for bad in inject.rejected:
+            log.warning("router: rejected a message from sync: %s", bad)
+        latest = inject.latest
+        if latest is not None:  # keep this site's clock ahead of everything it has seen
+            self.router.clock = self.router.clock.observe(latest, self.clock())
+        await self._pending.put(inject)
+
+    async def _store_remote(self, injects: list[remote.Inject]) -> None:
+        loop = asyncio.get_running_loop()
+        messages = [m for i in injects for m in i.messages]
+        try:
+            results = await loop.run_in_executor(self._db, self.store.add_remote, messages)
+        except StoreError as exc:
+            log.error("router: could not store %d messages from sync: %s", len(messages), exc)
+            for inject in injects:
+                self._publish(topics.SYNC_STORED, remote.failed_reply(inject, str(exc)))
+            return
+        at = 0
+        for inject in injects:
+            mine = results[at : at + len(inject.messages)]
+            at += len(inject.messages)
+            for stored, created in mine:
+                if created:  # announced with this site's seq, in order of arrival here
+                    self.stats.remote_stored += 1
+                    self._publish(topics.room_pub(stored.room), stored.to_event())
+            self._publish(topics.SYNC_STORED, remote.stored_reply(inject, mine))
 
     async def _history(self, query: QueryHistory) -> None:
         req = query.request

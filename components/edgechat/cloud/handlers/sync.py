@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from edgechat.cloud.handlers.deps import Deps, from_env
-from edgechat.cloud.handlers.events import CLIENT_ID_RE, BadEvent, SyncUp
-from edgechat.core import names, topics
+from edgechat.cloud.handlers.events import BadEvent, SyncUp
+from edgechat.core import names, remote, topics
 from edgechat.core.clock import hlc_of
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import Message, encode
@@ -50,27 +50,12 @@ def sync_down(thing: str) -> str:
 
 
 def parse_message(raw: Any, limits_text: int) -> Message:
-    """A message event from another site, validated as strictly as a client's."""
-    if not isinstance(raw, dict):
-        raise BadEvent("message: not an object")
+    """A message event from another site, validated as strictly as a client's
+    (by the same rules the edge Router applies: core/remote.py)."""
     try:
-        cid = raw["clientId"]
-        if not isinstance(cid, str) or not CLIENT_ID_RE.fullmatch(cid):
-            raise BadEvent("clientId: not a client id")
-        order_key, site, mid = raw["orderKey"], names.site_id(raw["site"]), names.message_id(raw["id"])
-        if not isinstance(order_key, str) or order_key.split("!")[1:] != [site, mid]:
-            raise BadEvent("orderKey: must be <hlc>!<site>!<id>")
-        hlc_of(order_key)
-        reply_to = raw.get("replyTo")
-        if isinstance(raw["ts"], bool) or not isinstance(raw["ts"], int):
-            raise BadEvent("ts: not an integer")
-        return Message(
-            id=mid, room=names.room(raw["room"]), text=names.text(raw["text"], limits_text),
-            client_id=cid, nick=names.nick(raw["nick"]), ts=raw["ts"], order_key=order_key,
-            site=site, reply_to=None if reply_to is None else names.message_id(reply_to, "replyTo"),
-        )  # fmt: skip
-    except (KeyError, TypeError, ValueError, ClientError) as exc:
-        raise BadEvent(f"message: {exc}") from exc
+        return remote.parse_message(raw, limits_text)
+    except remote.BadRemoteMessage as exc:
+        raise BadEvent(str(exc)) from exc
 
 
 # --- requests, parsed once ----------------------------------------------------

@@ -1,0 +1,121 @@
+"""Messages made elsewhere (the cloud, another site), entering a store: pure.
+
+Both the cloud's ingest (``cloud/handlers/sync.py``) and the edge Router take
+such messages, and both validate them here, as strictly as a client's request:
+a message keeps its origin's id, order key and site, so those must be
+well-formed and agree with each other.
+
+At the edge, Sync hands them to the Router (the one writer of the store) on
+``edgechat/sync/in``; the Router stores them, announces the new ones on their
+rooms and answers on ``edgechat/sync/stored`` once they are committed
+(docs/sync.md):
+
+  in:     {"type": "inject", "requestId": R, "messages": [message events]}
+  stored: {"type": "stored", "requestId": R, "ids": [...], "created": N, "rejected": [{"id", "error"}]}
+  failed: {"type": "storeFailed", "requestId": R, "error": "..."}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from edgechat.core import names
+from edgechat.core.clock import ORDER_KEY_SEP, Hlc, hlc_of
+from edgechat.core.errors import ClientError
+from edgechat.core.protocol import Message
+
+# A client id at any site: an edge client's, or a Cognito identity id in the cloud.
+ORIGIN_CLIENT_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}|[a-z]{2}(?:-[a-z]+)+-\d:[0-9a-f-]{36}")
+MAX_INJECT: Final = 500  # messages per inject request
+
+
+class BadRemoteMessage(ValueError):
+    """A message from elsewhere that cannot be stored as it is (says why)."""
+
+
+def parse_message(raw: Any, max_text_chars: int) -> Message:
+    """A message event from another site or the cloud, or ``BadRemoteMessage``."""
+    if not isinstance(raw, dict):
+        raise BadRemoteMessage("message: not an object")
+    try:
+        cid = raw["clientId"]
+        if not isinstance(cid, str) or not ORIGIN_CLIENT_ID_RE.fullmatch(cid):
+            raise BadRemoteMessage("clientId: not a client id")
+        order_key, site, mid = raw["orderKey"], names.site_id(raw["site"]), names.message_id(raw["id"])
+        if not isinstance(order_key, str) or order_key.split(ORDER_KEY_SEP)[1:] != [site, mid]:
+            raise BadRemoteMessage("orderKey: must be <hlc>!<site>!<id>")
+        if not re.fullmatch(r"[0-9a-f]{16}", order_key[:16]):
+            raise BadRemoteMessage("orderKey: the clock part is 16 hex digits")
+        ts = raw["ts"]
+        if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
+            raise BadRemoteMessage("ts: not a timestamp")
+        reply_to = raw.get("replyTo")
+        return Message(
+            id=mid, room=names.room(raw["room"]), text=names.text(raw["text"], max_text_chars),
+            client_id=cid, nick=names.nick(raw["nick"]), ts=ts, order_key=order_key,
+            site=site, reply_to=None if reply_to is None else names.message_id(reply_to, "replyTo"),
+        )  # fmt: skip
+    except BadRemoteMessage as exc:
+        raise BadRemoteMessage(f"message: {exc}") from None
+    except (KeyError, TypeError, ValueError, ClientError) as exc:
+        raise BadRemoteMessage(f"message: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Inject:
+    """A request from Sync: store these messages; answer ``request_id``."""
+
+    request_id: str
+    messages: tuple[Message, ...]
+    rejected: tuple[dict[str, str], ...] = ()
+
+    @property
+    def latest(self) -> Hlc | None:
+        """The latest clock among the messages, for the site's clock to observe."""
+        return max((hlc_of(m.order_key) for m in self.messages), default=None)
+
+
+def parse_inject(payload: bytes, max_text_chars: int) -> Inject:
+    """An inject request; BadRemoteMessage if the request itself is unreadable.
+    Bad messages inside it are listed in ``rejected``, the rest are kept."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise BadRemoteMessage(f"inject: not JSON ({exc})"[:200]) from None
+    if not isinstance(body, dict) or body.get("type") != "inject":
+        raise BadRemoteMessage("inject: not an inject request")
+    try:
+        request_id = names.client_id(body.get("requestId"), "requestId")
+    except ClientError as exc:
+        raise BadRemoteMessage(f"inject: {exc}") from None
+    raw = body.get("messages")
+    if not isinstance(raw, list) or len(raw) > MAX_INJECT:
+        raise BadRemoteMessage(f"inject: messages must be a list of at most {MAX_INJECT}")
+    messages: list[Message] = []
+    rejected: list[dict[str, str]] = []
+    for item in raw:
+        try:
+            messages.append(parse_message(item, max_text_chars))
+        except BadRemoteMessage as exc:
+            mid = item.get("id") if isinstance(item, dict) else None
+            ref = mid if isinstance(mid, str) and names.CLIENT_ID_RE.fullmatch(mid) else ""
+            rejected.append({"id": ref, "error": str(exc)[:200]})
+    return Inject(request_id, tuple(messages), tuple(rejected))
+
+
+def stored_reply(inject: Inject, results: list[tuple[Message, bool]]) -> dict[str, Any]:
+    """Sync's answer once ``inject``'s messages are committed."""
+    return {
+        "type": "stored",
+        "requestId": inject.request_id,
+        "ids": [m.id for m, _ in results],
+        "created": sum(created for _, created in results),
+        "rejected": list(inject.rejected),
+    }
+
+
+def failed_reply(inject: Inject, error: str) -> dict[str, Any]:
+    return {"type": "storeFailed", "requestId": inject.request_id, "error": error[:200]}
