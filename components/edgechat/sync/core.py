@@ -1,0 +1,390 @@
+"""Sync's decisions, pure: what to send up, what to inject, when a cursor moves.
+
+The shell (``edgechat.sync.service``) feeds in what happens (connected, a row
+batch read from the outbox, a message from the cloud, the Router's answer, the
+time) and carries out the effects.  Nothing here does I/O or reads a clock.
+
+Up: the outbox is read past ``sent_upto`` and sent in batches of at most
+``batch_size`` (and of at most ``max_batch_bytes`` JSON), ``max_in_flight``
+batches at a time.  Only the cloud's ``synced`` retires rows.  A batch without
+an answer within ``ack_timeout_ms`` makes everything unacknowledged go again
+from the start of the outbox after a backoff (the cloud's ingest is idempotent).
+
+Down (docs/sync.md): per room, ``cursor`` is the highest cloud seq up to which
+every message is stored here (durable), ``high`` the highest handed to the
+Router so far.  A live message with ``seq == high + 1`` is injected; a larger
+one means a gap: backfill after ``high``; a smaller one is old news.  While a
+backfill runs, live messages of that room are left to it; when its last page is
+in and a later seq was seen meanwhile, it runs again.  The cursor moves only
+when the Router says the messages are committed, in the order injected; a
+failed or unanswered injection rewinds ``high`` to the cursor and backfills.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgechat.core.protocol import Message
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    batch_size: int = 100  # the cloud takes at most 100 messages per batch
+    max_batch_bytes: int = 120 * 1024  # IoT Core's payload limit is 128 KB
+    max_in_flight: int = 4
+    ack_timeout_ms: int = 20_000
+    backoff_min_ms: int = 500
+    backoff_max_ms: int = 60_000
+    backfill_limit: int = 200
+    backfill_timeout_ms: int = 20_000
+    inject_timeout_ms: int = 30_000
+    rooms_every_ms: int = 300_000  # a full check even when nothing looks missing
+
+
+# --- effects ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendUp:
+    """Publish ``body`` on ``sync/<thing>/up``."""
+
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InjectMessages:
+    """Hand ``messages`` (cloud events) to the Router on ``edgechat/sync/in``."""
+
+    request_id: str
+    messages: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetireOutbox:
+    """The cloud has these ids: delete them from the outbox."""
+
+    ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCursors:
+    cursors: dict[str, int]
+
+
+Effect = SendUp | InjectMessages | RetireOutbox | SaveCursors
+
+
+# --- state -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Batch:
+    ids: list[str]
+    last_n: int
+    sent_ms: int
+
+
+@dataclass(slots=True)
+class _Room:
+    cursor: int = 0
+    high: int = 0
+    seen: int = 0
+    fetching: str | None = None  # the backfill request waiting for its page
+    fetch_ms: int = 0
+    # Injections not yet confirmed, in order: [request id, high after it, done].
+    waiting: deque[list[Any]] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class SyncCounters:
+    sent: int = 0  # messages sent up (resends included)
+    acked: int = 0  # outbox rows retired by the cloud's answer
+    rejected: int = 0  # messages the cloud refused for good
+    received: int = 0  # messages from the cloud handed to the Router
+    backfills: int = 0
+    timeouts: int = 0
+
+
+def _seq(event: Any) -> int | None:
+    seq = event.get("seq") if isinstance(event, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
+
+
+def _ids(items: Any) -> list[str]:
+    """The ``id`` of each object in a list from the cloud (anything else skipped)."""
+    if not isinstance(items, list):
+        return []
+    return [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
+
+
+def _room(event: Any) -> str | None:
+    room = event.get("room") if isinstance(event, dict) else None
+    return room if isinstance(room, str) and room else None
+
+
+class SyncCore:
+    def __init__(self, config: SyncConfig, cursors: dict[str, int], id_prefix: str) -> None:
+        """``cursors`` as stored; ``id_prefix`` makes request and batch ids
+        unique across restarts (a few random characters)."""
+        self.config = config
+        self.rooms: dict[str, _Room] = {r: _Room(c, c, c) for r, c in cursors.items()}
+        self.connected = False
+        self.counters = SyncCounters()
+        self.last_contact_ms: int | None = None
+        self._prefix = id_prefix
+        self._counter = 0
+        self._in_flight: dict[str, _Batch] = {}
+        self._sent_upto = 0
+        self._backoff_ms = 0
+        self._not_before_ms = 0
+        self._injects: dict[str, str] = {}  # request id -> room
+        self._inject_ms: dict[str, int] = {}
+        self._rooms_request: str | None = None
+        self._rooms_ms: int | None = None
+
+    def _next_id(self, kind: str) -> str:
+        self._counter += 1
+        return f"{kind}-{self._prefix}-{self._counter}"
+
+    def _room_state(self, room: str) -> _Room:
+        return self.rooms.setdefault(room, _Room())
+
+    # -- connection
+
+    def on_connected(self, now_ms: int) -> list[Effect]:
+        """(Re)connected to the cloud: resend what was unanswered, ask where every room is."""
+        self.connected = True
+        self._in_flight.clear()
+        self._sent_upto = 0
+        self._not_before_ms = 0
+        for r in self.rooms.values():
+            r.fetching = None
+        return self._ask_rooms(now_ms)
+
+    def on_disconnected(self) -> None:
+        self.connected = False
+
+    def _ask_rooms(self, now_ms: int) -> list[Effect]:
+        self._rooms_request = self._next_id("rooms")
+        self._rooms_ms = now_ms
+        return [SendUp({"type": "rooms", "requestId": self._rooms_request})]
+
+    # -- up: the outbox
+
+    def outbox_wanted(self, now_ms: int) -> tuple[int, int] | None:
+        """(after, limit) to read from the outbox now, or None to send nothing."""
+        free = self.config.max_in_flight - len(self._in_flight)
+        if not self.connected or free <= 0 or now_ms < self._not_before_ms:
+            return None
+        return self._sent_upto, free * self.config.batch_size
+
+    def outbox_read(self, rows: list[tuple[int, Message]], now_ms: int) -> list[Effect]:
+        """Batches to send from the rows read for ``outbox_wanted``."""
+        effects: list[Effect] = []
+        budget = self.config.max_batch_bytes - 100
+        batch: list[tuple[int, dict[str, Any]]] = []
+        size = 0
+        for n, message in rows:
+            event = message.to_event()
+            event.pop("seq", None)  # this site's seq means nothing elsewhere
+            length = len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+            if batch and (len(batch) >= self.config.batch_size or size + length > budget):
+                effects.append(self._send_batch(batch, now_ms))
+                batch, size = [], 0
+            batch.append((n, event))
+            size += length
+        if batch:
+            effects.append(self._send_batch(batch, now_ms))
+        return effects
+
+    def _send_batch(self, batch: list[tuple[int, dict[str, Any]]], now_ms: int) -> SendUp:
+        batch_id = self._next_id("b")
+        self._in_flight[batch_id] = _Batch([e["id"] for _, e in batch], batch[-1][0], now_ms)
+        self._sent_upto = max(self._sent_upto, batch[-1][0])
+        self.counters.sent += len(batch)
+        return SendUp({"type": "sync", "batchId": batch_id, "messages": [e for _, e in batch]})
+
+    def _on_synced(self, body: dict[str, Any]) -> list[Effect]:
+        self._in_flight.pop(str(body.get("batchId")), None)
+        self._backoff_ms = 0
+        ids = _ids(body.get("accepted"))
+        # A message the cloud refuses can never be accepted: resending it forever helps no one.
+        refused = _ids(body.get("rejected"))
+        self.counters.acked += len(ids)
+        self.counters.rejected += len(refused)
+        return [RetireOutbox(ids + refused)] if ids or refused else []
+
+    # -- down: messages from the cloud
+
+    def on_cloud(self, body: Any, now_ms: int) -> list[Effect]:
+        """A message on ``sync/<thing>/down`` or ``chat/pub/+`` from the cloud."""
+        if not isinstance(body, dict):
+            return []
+        self.last_contact_ms = now_ms
+        match body.get("type"):
+            case "synced":
+                return self._on_synced(body)
+            case "message":
+                return self._on_live(body, now_ms)
+            case "page":
+                return self._on_page(body, now_ms)
+            case "roomsState":
+                return self._on_rooms_state(body, now_ms)
+        return []
+
+    def _on_live(self, event: dict[str, Any], now_ms: int) -> list[Effect]:
+        room, seq = _room(event), _seq(event)
+        if room is None or seq is None:
+            return []
+        r = self._room_state(room)
+        r.seen = max(r.seen, seq)
+        if r.fetching is not None or seq <= r.high:
+            return []
+        if seq == r.high + 1:
+            r.high = seq
+            return [self._inject(room, r, [event], now_ms)]
+        return self._backfill(room, r, now_ms)
+
+    def _backfill(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
+        r.fetching = self._next_id("f")
+        r.fetch_ms = now_ms
+        self.counters.backfills += 1
+        body = {"type": "backfill", "requestId": r.fetching, "room": room, "after": r.high,
+                "limit": self.config.backfill_limit}  # fmt: skip
+        return [SendUp(body)]
+
+    def _on_page(self, page: dict[str, Any], now_ms: int) -> list[Effect]:
+        room = _room(page)
+        r = self.rooms.get(room) if room else None
+        if room is None or r is None or r.fetching is None or page.get("requestId") != r.fetching:
+            return []  # stale: an answer to a request given up on
+        r.fetching = None
+        raw = page.get("messages")
+        events = sorted(
+            (e for e in (raw if isinstance(raw, list) else []) if _seq(e) is not None and _room(e) == room),
+            key=lambda e: e["seq"],
+        )
+        fresh = [e for e in events if e["seq"] > r.high]
+        effects: list[Effect] = []
+        if fresh:
+            # The page is the cloud's whole answer after ``high``: a seq it skips
+            # does not exist there, so the cursor may pass it.
+            r.high = fresh[-1]["seq"]
+            r.seen = max(r.seen, r.high)
+            effects.append(self._inject(room, r, fresh, now_ms))
+        if (page.get("hasMore") is True and fresh) or r.seen > r.high:  # more, or seen meanwhile
+            effects += self._backfill(room, r, now_ms)
+        return effects
+
+    def _on_rooms_state(self, body: dict[str, Any], now_ms: int) -> list[Effect]:
+        if body.get("requestId") != self._rooms_request:
+            return []
+        self._rooms_request = None
+        effects: list[Effect] = []
+        rooms = body.get("rooms")
+        for info in rooms if isinstance(rooms, list) else []:
+            room, last = _room(info), info.get("lastSeq") if isinstance(info, dict) else None
+            if room is None or not isinstance(last, int) or isinstance(last, bool):
+                continue
+            r = self._room_state(room)
+            r.seen = max(r.seen, last)
+            if last > r.high and r.fetching is None:
+                effects += self._backfill(room, r, now_ms)
+        if body.get("hasMore") is True:  # more rooms than fit one answer: the next check goes on
+            self._rooms_ms = now_ms - self.config.rooms_every_ms + self.config.backoff_min_ms
+        return effects
+
+    def _inject(self, room: str, r: _Room, events: list[dict[str, Any]], now_ms: int) -> InjectMessages:
+        request_id = self._next_id("i")
+        r.waiting.append([request_id, r.high, False])
+        self._injects[request_id] = room
+        self._inject_ms[request_id] = now_ms
+        self.counters.received += len(events)
+        return InjectMessages(request_id, events)
+
+    # -- the Router's answers
+
+    def on_router(self, body: Any, now_ms: int) -> list[Effect]:
+        """The Router's answer on ``edgechat/sync/stored``."""
+        if not isinstance(body, dict):
+            return []
+        request_id = body.get("requestId")
+        room = self._injects.pop(request_id, None) if isinstance(request_id, str) else None
+        self._inject_ms.pop(request_id, None)  # type: ignore[arg-type]
+        if room is None:
+            return []  # not ours, or given up on already
+        r = self.rooms[room]
+        if body.get("type") != "stored":
+            return self._rewind(room, r, now_ms)
+        for item in r.waiting:
+            if item[0] == request_id:
+                item[2] = True
+        moved = False
+        while r.waiting and r.waiting[0][2]:
+            r.cursor = max(r.cursor, r.waiting.popleft()[1])
+            moved = True
+        return [SaveCursors({room: r.cursor})] if moved else []
+
+    def _rewind(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
+        """Injections of ``room`` failed or went unanswered: start again from the cursor."""
+        for request_id, _, _ in r.waiting:
+            self._injects.pop(request_id, None)
+            self._inject_ms.pop(request_id, None)
+        r.waiting.clear()
+        r.high = r.cursor
+        if not self.connected or r.fetching is not None:
+            return []
+        return self._backfill(room, r, now_ms)
+
+    # -- time
+
+    def tick(self, now_ms: int) -> list[Effect]:
+        """Timeouts and periodic checks; call about once a second."""
+        effects: list[Effect] = []
+        c = self.config
+        late = [b for b in self._in_flight.values() if now_ms - b.sent_ms >= c.ack_timeout_ms]
+        if late:
+            self.counters.timeouts += 1
+            self._in_flight.clear()
+            self._sent_upto = 0  # everything still queued goes again
+            self._backoff_ms = min(max(self._backoff_ms * 2, c.backoff_min_ms), c.backoff_max_ms)
+            self._not_before_ms = now_ms + self._backoff_ms
+        for request_id, sent in list(self._inject_ms.items()):
+            if now_ms - sent >= c.inject_timeout_ms and request_id in self._injects:
+                room = self._injects[request_id]
+                effects += self._rewind(room, self.rooms[room], now_ms)
+        if not self.connected:
+            return effects
+        for room, r in self.rooms.items():
+            if r.fetching is not None and now_ms - r.fetch_ms >= c.backfill_timeout_ms:
+                r.fetching = None
+                effects += self._backfill(room, r, now_ms)
+        if self._rooms_ms is None or now_ms - self._rooms_ms >= c.rooms_every_ms:
+            effects += self._ask_rooms(now_ms)
+        return effects
+
+    # -- what the state looks like
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(b.ids) for b in self._in_flight.values())
+
+    def caught_up(self) -> bool:
+        """Every room received as far as the cloud was known to have it."""
+        return all(r.fetching is None and not r.waiting and r.cursor >= r.seen for r in self.rooms.values())
+
+
+def state_event(core: SyncCore, backlog: int, oldest_ms: int | None, now_ms: int) -> dict[str, Any]:
+    """What Sync publishes, retained, on ``chat/sync/state`` (docs/protocol.md)."""
+    return {
+        "type": "syncState",
+        "connected": core.connected,
+        "backlog": backlog,
+        "lagMs": 0 if oldest_ms is None else max(0, now_ms - oldest_ms),
+        "lastContactMs": core.last_contact_ms,
+        "synced": core.connected and backlog == 0 and core.caught_up(),
+        "updatedMs": now_ms,
+    }
