@@ -106,6 +106,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         live = settings.paths.root / "run" / "status.json"
         if live.exists():
             status.update(json.loads(live.read_text()))
+        stream = settings.paths.root / "run" / "stream.json"
+        if stream.exists():
+            status["stream"] = json.loads(stream.read_text())
     status["store"] = _store_counts(settings.paths.store)
     status["credentials"] = len(read_users(settings.paths.broker / "clients.passwd"))
     if args.json:
@@ -138,6 +141,21 @@ def _print_status(status: dict[str, Any]) -> None:
     else:
         print(f"store: {store['messages']} messages in {store['rooms']} rooms")
     print(f"credentials: {status['credentials']} issued")
+    if "stream" in status:
+        _print_stream(status["stream"])
+
+
+def _print_stream(s: dict[str, Any]) -> None:
+    export, spool = s["export"], s["export"]["spool"]
+    print(
+        f"stream: {'connected' if s['connected'] else 'DISCONNECTED'}; received {s['received']}, "
+        f"accepted {s['accepted']}, rejected {s['rejected']}, {s['windows']} windows"
+    )
+    link = "" if export["exporter"] == "none" else f" ({'up' if export.get('connected') else 'DOWN'})"
+    print(
+        f"  export {export['exporter']}{link}: spool {spool['queued']}/{spool['max_events']} queued, "
+        f"{spool['exported']} exported, {spool['dropped']} dropped (spool full)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import time
 from dataclasses import asdict
 from typing import Any
@@ -20,6 +21,8 @@ from edgechat.router.wiring import open_store, router_service
 from edgechat.runtime import Runtime, clear_runtime, read_runtime
 from edgechat.settings import Settings
 from edgechat.store import StoreError
+from edgechat.stream import StreamService, StreamStore
+from edgechat.stream import wiring as stream_wiring
 from edgechat.web import WebService
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,21 @@ async def _expire_credentials(settings: Settings, broker: Broker) -> None:
         await asyncio.sleep(every_s)
 
 
+def _open_stream_store(settings: Settings, store: Any) -> StreamStore:
+    try:
+        return stream_wiring.open_store(settings)
+    except sqlite3.Error as exc:
+        store.close()
+        raise StartupError(f"the stream store cannot open: {exc}") from None
+
+
+def _stream_service(settings: Settings, stream_store: StreamStore) -> StreamService:
+    try:
+        return stream_wiring.stream_service(settings, stream_store)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+
+
 async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
     paths = settings.paths
     other = read_runtime(paths)
@@ -111,6 +129,7 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
 
     broker = Broker(settings)
     web = WebService(settings)
+    stream_store = _open_stream_store(settings, store)
     tasks: list[asyncio.Task[Any]] = []
     try:
         try:
@@ -120,16 +139,19 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
         runtime = Runtime(os.getpid(), broker.pid, time.time_ns() // 1_000_000, settings)
         runtime.write()
         service = router_service(settings, store)
+        stream = _stream_service(settings, stream_store)
         tasks = [
             asyncio.create_task(service.run(), name="router"),
+            asyncio.create_task(stream.run(), name="stream"),
             asyncio.create_task(_supervise_broker(broker, settings, runtime), name="broker"),
             asyncio.create_task(_status_loop(settings, service, broker), name="status"),
             asyncio.create_task(_expire_credentials(settings, broker), name="credentials"),
         ]
         try:
             await asyncio.wait_for(service.ready.wait(), ready_timeout_s)
+            await asyncio.wait_for(stream.ready.wait(), ready_timeout_s)
         except TimeoutError:
-            raise StartupError("the router did not connect to the broker in time") from None
+            raise StartupError("the router or the stream did not connect to the broker in time") from None
         try:
             await web.start()
         except OSError as exc:
@@ -145,6 +167,7 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await broker.stop()
         store.close()
+        stream_store.close()
         clear_runtime(paths)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

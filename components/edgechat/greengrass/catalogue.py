@@ -104,7 +104,19 @@ WEB = Component(
     extra_artifacts=MappingProxyType({"web-dist": "web/dist"}),
 )
 
-CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB)
+STREAM = Component(
+    name=f"{NAMESPACE}.Stream",
+    module="edgechat.stream",
+    description="edgechat's high-volume events (typing, reactions, readings) in micro-batches, to Kinesis.",
+    settings=("site_id", "retention_days", "stream"),
+    from_broker=("data_dir", "internal_port"),
+    requires=(BROKER.name,),
+    # Stream Manager needs no IPC authorization; its Kinesis export uses the
+    # core's token exchange role (kinesis:PutRecords on the stream; docs/deploy.md).
+    aws_requires=MappingProxyType({"aws.greengrass.StreamManager": ">=2.0.0 <3.0.0"}),
+)
+
+CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB, STREAM)
 
 
 def by_name(name: str) -> Component:
