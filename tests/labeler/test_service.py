@@ -84,3 +84,44 @@ def test_a_picture_message_gets_labels_and_a_tag_cloud(edge, labeler, photos) ->
     finally:
         watcher.close()
         router.close()
+
+
+def test_labels_are_stored_by_the_router_and_come_back_in_history(edge, labeler, photos) -> None:
+    """Through the real Router: the message is stored with its picture, the
+    Labeler's labels are kept by picture hash and joined into history, and a
+    client opening the room later gets the room's tag cloud (retained)."""
+    stored = accept(photos["coffee"], PictureStore.in_data_dir(edge.data_dir))
+    ref = stored.picture.sha256
+    creds = edge.credentials("poster")
+    poster = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
+    assert poster.connect() == 0
+    poster.subscribe(f"chat/in/{creds['username']}", "chat/pub/kitchen")
+    late = None
+    try:
+        message = {"type": "message", "id": "01PICTURE0000000000000003", "room": "kitchen",
+                   "attachments": [stored.picture.to_json()]}  # fmt: skip
+        poster.send(message)
+        ((_, ack),) = poster.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "ack", 10)
+        assert ack["id"] == message["id"] and ack["seq"] == 1
+        poster.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "tagcloud", 30)
+        deadline = time.monotonic() + 10
+        while True:  # the Router stores the labels a moment after the Labeler published them
+            page = poster.request({"type": "history", "room": "kitchen", "requestId": "h1"}, "history")
+            (picture,) = page["messages"][0]["attachments"]
+            if picture.get("labels") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert picture["sha256"] == ref and "Cup" in {label["name"] for label in picture["labels"]}
+        confidences = [label["confidence"] for label in picture["labels"]]
+        assert confidences == sorted(confidences, reverse=True)
+
+        creds = edge.credentials("late")
+        late = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
+        assert late.connect() == 0
+        late.subscribe("chat/pub/kitchen")
+        ((_, cloud),) = late.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "tagcloud", 10)
+        assert "Cup" in {tag["label"] for tag in cloud["tags"]}
+    finally:
+        poster.close()
+        if late is not None:
+            late.close()

@@ -27,9 +27,16 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from edgechat.core.attachments import (
+    PictureLabel,
+    dump_attachments,
+    dump_labels,
+    load_attachments,
+    load_labels,
+)
 from edgechat.core.clock import Hlc, hlc_of
 from edgechat.core.protocol import Message, RoomInfo
-from edgechat.store.base import StoreError
+from edgechat.store.base import StoreError, with_picture_labels
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,11 @@ def id_pk(message_id: str) -> str:
     return f"id#{message_id}"
 
 
+def picture_pk(sha256: str) -> str:
+    """Labels by picture hash: ``pic#<sha256>`` / ``labels``."""
+    return f"pic#{sha256}"
+
+
 def to_item(m: Message, expires_at: int | None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": room_pk(m.room), "sk": message_sk(m.seq), "id": m.id, "room": m.room, "seq": m.seq,
@@ -60,6 +72,8 @@ def to_item(m: Message, expires_at: int | None) -> dict[str, Any]:
     }  # fmt: skip
     if m.reply_to is not None:
         item["replyTo"] = m.reply_to
+    if m.attachments:  # the same JSON as SQLite's column
+        item["attachments"] = dump_attachments(m.attachments)
     if expires_at is not None:
         item["expiresAt"] = expires_at
     return item
@@ -70,6 +84,7 @@ def from_item(item: dict[str, Any]) -> Message:
         id=item["id"], room=item["room"], seq=int(item["seq"]), ts=int(item["ts"]),
         order_key=item["orderKey"], site=item["site"], client_id=item["clientId"],
         nick=item["nick"], text=item["text"], reply_to=item.get("replyTo"),
+        attachments=load_attachments(item.get("attachments")),
     )  # fmt: skip
 
 
@@ -190,7 +205,30 @@ class DynamoStore:
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"DynamoDB: {exc}") from exc
         items = [from_item(_load(i)) for i in got["Items"]]
-        return items[:limit], len(items) > limit
+        return with_picture_labels(items[:limit], self.picture_labels), len(items) > limit
+
+    def put_labels(self, sha256: str, labels: Sequence[PictureLabel]) -> None:
+        item = {"pk": picture_pk(sha256), "sk": "labels", "labels": dump_labels(labels)}
+        try:
+            self._db.put_item(TableName=self.table, Item=_dump(item))
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB: {exc}") from exc
+
+    def picture_labels(self, shas: Sequence[str]) -> dict[str, tuple[PictureLabel, ...]]:
+        found: dict[str, tuple[PictureLabel, ...]] = {}
+        try:
+            for i in range(0, len(shas), 100):  # BatchGetItem takes at most 100 keys
+                keys = [_dump({"pk": picture_pk(s), "sk": "labels"}) for s in shas[i : i + 100]]
+                request: dict[str, Any] = {self.table: {"Keys": keys}}
+                while request:
+                    got = self._db.batch_get_item(RequestItems=request)
+                    for raw in got["Responses"].get(self.table, []):
+                        item = _load(raw)
+                        found[item["pk"].removeprefix("pic#")] = load_labels(item["labels"])
+                    request = got.get("UnprocessedKeys") or {}
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB: {exc}") from exc
+        return found
 
     def _room_metas(self) -> list[dict[str, Any]]:
         metas: list[dict[str, Any]] = []

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from edgechat.core import attachments as pictures
 from edgechat.core import names
+from edgechat.core.attachments import Attachment
 from edgechat.core.errors import ChatError, ClientError, ErrorCode
 
 REQUEST_ID_FIELD: Final = "requestId"
@@ -71,6 +73,7 @@ class SendMessage:
     text: str
     reply_to: str | None = None
     request_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,7 @@ class Message:
     site: str
     reply_to: str | None = None
     seq: int = 0
+    attachments: tuple[Attachment, ...] = ()
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -145,6 +149,8 @@ class Message:
         }
         if self.reply_to is not None:
             event["replyTo"] = self.reply_to
+        if self.attachments:
+            event["attachments"] = [a.to_json() for a in self.attachments]
         return event
 
 
@@ -244,12 +250,18 @@ def _build(kind: object, f: _Fields, limits: Limits) -> Request:
     rid = f.optional(REQUEST_ID_FIELD, _request_id)
     match kind:
         case "message":
+            attached = f.optional("attachments", pictures.attachments) or ()
+            # A picture may come without words: then the text may be empty or left out.
+            wordless = bool(attached) and f.raw.get("text") in ("", None)
             return SendMessage(
                 id=f.required("id", names.message_id),
                 room=f.required("room", names.room),
-                text=f.required("text", lambda v, n: names.text(v, limits.max_text_chars, n)),
+                text=""
+                if wordless
+                else f.required("text", lambda v, n: names.text(v, limits.max_text_chars, n)),
                 reply_to=f.optional("replyTo", names.message_id),
                 request_id=rid,
+                attachments=attached,
             )
         case "hello":
             return Hello(nick=f.optional("nick", names.nick), request_id=rid)

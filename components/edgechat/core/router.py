@@ -181,6 +181,7 @@ class Router:
             order_key=order_key(self.clock, self.config.site, req.id),
             site=self.config.site,
             reply_to=req.reply_to,
+            attachments=req.attachments,
         )
 
     def _hello(

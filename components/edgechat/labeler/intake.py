@@ -54,6 +54,7 @@ class CleanPicture:
     height: int
     data: bytes
     thumbnail: bytes  # JPEG
+    thumbnail_size: tuple[int, int] = (0, 0)
 
     @property
     def mime(self) -> str:
@@ -64,9 +65,11 @@ class CleanPicture:
         return EXT[self.format]
 
     def to_json(self) -> dict[str, object]:
-        """The attachment reference a chat message carries."""
-        return {"sha256": self.sha256, "type": self.mime, "width": self.width, "height": self.height,
-                "bytes": len(self.data)}  # fmt: skip
+        """The attachment reference a chat message carries (edgechat.core.attachments)."""
+        thumb_w, thumb_h = self.thumbnail_size
+        return {"kind": "picture", "sha256": self.sha256, "type": self.mime, "bytes": len(self.data),
+                "width": self.width, "height": self.height,
+                "thumbnail": {"type": "image/jpeg", "width": thumb_w, "height": thumb_h}}  # fmt: skip
 
 
 def sniff(data: bytes) -> str | None:
@@ -142,13 +145,15 @@ def clean(data: bytes, limits: IntakeLimits = IntakeLimits()) -> CleanPicture:
     if trailing_bytes(fmt, data) > 0 or _MARKUP.search(data):
         raise _refuse(LabelerCode.PICTURE_POLYGLOT, "the file holds something besides the picture")
     cleaned = _reencode(upright, fmt, limits.quality)
+    thumbnail, thumbnail_size = _thumbnail(upright, limits)
     return CleanPicture(
         sha256=hashlib.sha256(cleaned).hexdigest(),
         format=fmt,
         width=upright.width,
         height=upright.height,
         data=cleaned,
-        thumbnail=_thumbnail(upright, limits),
+        thumbnail=thumbnail,
+        thumbnail_size=thumbnail_size,
     )
 
 
@@ -172,12 +177,12 @@ def _reencode(im: Image, fmt: str, quality: int) -> bytes:
     return out.getvalue()
 
 
-def _thumbnail(im: Image, limits: IntakeLimits) -> bytes:
+def _thumbnail(im: Image, limits: IntakeLimits) -> tuple[bytes, tuple[int, int]]:
     small = _pixels_only(im).convert("RGB")
     small.thumbnail((limits.thumbnail_px, limits.thumbnail_px))
     out = io.BytesIO()
     small.save(out, "JPEG", quality=80)
-    return out.getvalue()
+    return out.getvalue(), small.size
 
 
 @dataclass(frozen=True, slots=True)

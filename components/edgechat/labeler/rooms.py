@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from edgechat.core.attachments import PictureLabel, ranked
+from edgechat.core.attachments import labels_update as core_labels_update
 from edgechat.labeler.labels import Labels, labels_to_json
 from edgechat.labeler.pipeline import Labelled, Tally, count, top
 
@@ -53,13 +55,18 @@ def labels_event(room: str, message_id: str, picture: str, labels: Labels) -> di
             "labels": labels_to_json(labels)}  # fmt: skip
 
 
-def tagcloud_event(room: str, tally: Tally, *, min_confidence: float, max_tags: int = 40) -> dict[str, Any]:
+def tagcloud_event(
+    room: str, tally: Tally, *, min_confidence: float, max_tags: int = 40, max_pictures: int = 24
+) -> dict[str, Any]:
     """The room's cloud as data: label, count, and which pictures with what
-    confidence (for click-through, and for a client-side threshold above ours)."""
+    confidence (for click-through, and for a client-side threshold above ours).
+    Each tag lists at most ``max_pictures``, the most confident: the event must
+    stay one MQTT packet however many pictures a room has (40 x 24 x ~95 bytes)."""
 
     def pictures(name: str) -> list[dict[str, Any]]:
-        occurrences = tally.occurrences.get(name, ())
-        return [{"picture": p, "confidence": c} for p, c in occurrences if c >= min_confidence]
+        occurrences = [(p, c) for p, c in tally.occurrences.get(name, ()) if c >= min_confidence]
+        best = sorted(occurrences, key=lambda pc: -pc[1])[:max_pictures]
+        return [{"picture": p, "confidence": c} for p, c in best]
 
     return {
         "type": "tagcloud",
@@ -71,3 +78,10 @@ def tagcloud_event(room: str, tally: Tally, *, min_confidence: float, max_tags: 
             for name, n in top(max_tags, tally.counts(min_confidence))
         ],
     }
+
+
+def labels_update(picture: str, labels: Labels) -> dict[str, Any]:
+    """What the Router stores by picture hash (``edgechat/labels``): names and
+    confidences only, most confident first (history carries them to clients)."""
+    compact = (PictureLabel(label.name, round(label.confidence, 2)) for label in labels)
+    return core_labels_update(picture, ranked(compact))

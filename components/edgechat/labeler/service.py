@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import aiomqtt
 
+from edgechat.core.attachments import LABELS_TOPIC
 from edgechat.core.errors import ChatError
 from edgechat.labeler.cache import CachedProvider
 from edgechat.labeler.intake import PictureStore
 from edgechat.labeler.labels import Labels
-from edgechat.labeler.rooms import Clouds, labels_event, pictures_in, tagcloud_event
+from edgechat.labeler.rooms import Clouds, labels_event, labels_update, pictures_in, tagcloud_event
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class LabelerService:
                     username=self.username, password=self._password,
                 ) as client:  # fmt: skip
                     await client.subscribe("chat/pub/+", qos=1)
+                    for room in self.clouds.rooms:  # the broker may have restarted and lost them
+                        await self._publish_cloud(client, room)
                     self.ready.set()
                     delay = 0.2
                     async for message in client.messages:
@@ -79,6 +82,8 @@ class LabelerService:
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         payload = message.payload
+        if message.retain:  # our own tag clouds, replayed on subscribe
+            return
         if not isinstance(payload, bytes | bytearray) or len(payload) > self.limits.max_payload:
             return
         try:
@@ -102,11 +107,17 @@ class LabelerService:
             self.clouds = self.clouds.add(room, ref, labels)
             topic = f"chat/pub/{room}"
             await client.publish(topic, json.dumps(labels_event(room, message_id, ref, labels)), qos=1)
-            cloud = tagcloud_event(
-                room, self.clouds.rooms[room],
-                min_confidence=self.limits.min_confidence, max_tags=self.limits.max_tags,
-            )  # fmt: skip
-            await client.publish(topic, json.dumps(cloud), qos=1)
+            # The Router keeps them by picture hash, so history shows them too.
+            await client.publish(LABELS_TOPIC, json.dumps(labels_update(ref, labels)), qos=1)
+            await self._publish_cloud(client, room)
+
+    async def _publish_cloud(self, client: aiomqtt.Client, room: str) -> None:
+        """Retained: a browser that opens the room later gets the cloud on subscribing."""
+        cloud = tagcloud_event(
+            room, self.clouds.rooms[room],
+            min_confidence=self.limits.min_confidence, max_tags=self.limits.max_tags,
+        )  # fmt: skip
+        await client.publish(f"chat/pub/{room}", json.dumps(cloud), qos=1, retain=True)
 
     def _label(self, room: str, ref: str) -> Labels:
         path = self.pictures.find(ref)

@@ -23,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edgechat.core import remote, topics
+from edgechat.core.attachments import LABELS_TOPIC, parse_labels_update
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import Message, encode
 from edgechat.core.router import (
@@ -155,10 +156,13 @@ class RouterService:
             self._client = client
             await client.subscribe(topics.OUT_FILTER, qos=1)
             await client.subscribe(topics.SYNC_IN, qos=1)  # from Sync (system accounts only)
+            await client.subscribe(LABELS_TOPIC, qos=1)  # from the Labeler (system accounts only)
             self.ready.set()
             log.info("router: subscribed to %s", topics.OUT_FILTER)
             async for msg in client.messages:
-                if str(msg.topic) == topics.SYNC_IN:
+                if str(msg.topic) == LABELS_TOPIC:
+                    await self._store_labels(msg.payload)
+                elif str(msg.topic) == topics.SYNC_IN:
                     await self._inject(msg.payload)
                 elif not msg.retain:  # a retained one is replayed, not sent now: answered when it was
                     await self._receive(str(msg.topic), msg.payload)
@@ -282,6 +286,14 @@ class RouterService:
                     self.stats.remote_stored += 1
                     self._publish(topics.room_pub(stored.room), stored.to_event())
             self._publish(topics.SYNC_STORED, remote.stored_reply(inject, mine))
+
+    async def _store_labels(self, payload: Any) -> None:
+        """A picture's labels, kept by its hash and joined into history pages."""
+        try:
+            sha, labels = parse_labels_update(bytes(payload or b""))
+            await asyncio.get_running_loop().run_in_executor(self._db, self.store.put_labels, sha, labels)
+        except (ClientError, StoreError, TypeError) as exc:
+            log.warning("router: labels not stored: %s", exc)
 
     async def _history(self, query: QueryHistory) -> None:
         req = query.request

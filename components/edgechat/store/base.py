@@ -3,9 +3,11 @@ the edge, DynamoDB in the cloud and an in-memory fake for pure tests sit below."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
+from edgechat.core.attachments import PictureLabel, with_labels
 from edgechat.core.clock import Hlc
 from edgechat.core.protocol import Message, RoomInfo
 
@@ -33,7 +35,16 @@ class MessageStore(Protocol):
     ) -> tuple[list[Message], bool]:
         """A page of ``room``: with ``after``, the messages after that sequence,
         oldest first; otherwise those before ``before`` (or the newest), newest
-        first.  The flag says whether more lie beyond the page."""
+        first.  The flag says whether more lie beyond the page.  Picture
+        attachments come with the labels known for them (``put_labels``)."""
+        ...
+
+    def put_labels(self, sha256: str, labels: Sequence[PictureLabel]) -> None:
+        """Remember ``labels`` for the picture ``sha256`` (replacing older ones)."""
+        ...
+
+    def picture_labels(self, shas: Sequence[str]) -> dict[str, tuple[PictureLabel, ...]]:
+        """The labels known for those pictures (pictures with none are left out)."""
         ...
 
     def rooms(self) -> list[RoomInfo]: ...
@@ -77,3 +88,16 @@ class SyncStore(MessageStore, Protocol):
     def advance_cursors(self, cursors: dict[str, int]) -> None:
         """Raise cursors; never lowers one."""
         ...
+
+
+def with_picture_labels(
+    page: list[Message], lookup: Callable[[Sequence[str]], dict[str, tuple[PictureLabel, ...]]]
+) -> list[Message]:
+    """The history join: labels are kept by picture hash, not in each message,
+    because the Labeler finds them after the message was stored (and a picture
+    posted twice is labelled once).  One lookup per page."""
+    shas = list(dict.fromkeys(a.sha256 for m in page for a in m.attachments))
+    if not shas:
+        return page
+    known = lookup(shas)
+    return [replace(m, attachments=with_labels(m.attachments, known)) if m.attachments else m for m in page]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from edgechat.core.attachments import PictureLabel, ranked
 from edgechat.core.clock import Hlc, hlc_of
 from edgechat.core.protocol import Message, RoomInfo
+from edgechat.store.base import with_picture_labels
 
 
 class MemoryStore:
@@ -14,6 +16,7 @@ class MemoryStore:
         self._by_id: dict[str, Message] = {}
         self._rooms: dict[str, list[Message]] = {}
         self._last_seq: dict[str, int] = {}
+        self._labels: dict[str, tuple[PictureLabel, ...]] = {}
         self._outbox: dict[str, int] = {}  # id -> position, in insertion order
         self._outbox_n = 0
         self._cursors: dict[str, int] = {}
@@ -47,9 +50,15 @@ class MemoryStore:
         rows = self._rooms.get(room, [])
         if after is not None:
             page = [m for m in rows if m.seq > after]
-            return page[:limit], len(page) > limit
-        page = [m for m in reversed(rows) if before is None or m.seq < before]
-        return page[:limit], len(page) > limit
+        else:
+            page = [m for m in reversed(rows) if before is None or m.seq < before]
+        return with_picture_labels(page[:limit], self.picture_labels), len(page) > limit
+
+    def put_labels(self, sha256: str, labels: Sequence[PictureLabel]) -> None:
+        self._labels[sha256] = ranked(labels)
+
+    def picture_labels(self, shas: Sequence[str]) -> dict[str, tuple[PictureLabel, ...]]:
+        return {s: self._labels[s] for s in shas if s in self._labels}
 
     def rooms(self) -> list[RoomInfo]:
         return [RoomInfo(r, ms[-1].seq, ms[-1].ts) for r, ms in self._rooms.items() if ms]

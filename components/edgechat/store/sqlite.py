@@ -14,9 +14,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
+from edgechat.core.attachments import (
+    PictureLabel,
+    dump_attachments,
+    dump_labels,
+    load_attachments,
+    load_labels,
+)
 from edgechat.core.clock import Hlc, hlc_of
 from edgechat.core.protocol import Message, RoomInfo
-from edgechat.store.base import StoreError
+from edgechat.store.base import StoreError, with_picture_labels
 
 APPLICATION_ID: Final = 0x45434854  # "ECHT": marks the file as edgechat's
 # Each entry moves the file up one schema version (index + 1).  Append only:
@@ -109,9 +116,10 @@ CREATE TABLE IF NOT EXISTS sync_cursors (
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
-_COLUMNS: Final = "id, room, seq, order_key, ts, site, client_id, nick, text, reply_to"
+_COLUMNS: Final = "id, room, seq, order_key, ts, site, client_id, nick, text, reply_to, attachments"
+_ROW_MARKS: Final = "(" + ",".join("?" * len(_COLUMNS.split(","))) + ")"
 # Under SQLite's historical limit of 999 bound parameters per statement.
-_ROWS_PER_INSERT: Final = 99
+_ROWS_PER_INSERT: Final = 999 // len(_COLUMNS.split(","))
 _KEYS_PER_SELECT: Final = 999
 
 
@@ -120,10 +128,11 @@ def _chunks(items: list, size: int) -> list[list]:
 
 
 def _row_to_message(row: tuple) -> Message:
-    mid, room, seq, okey, ts, site, cid, nick, text, reply_to = row
+    mid, room, seq, okey, ts, site, cid, nick, text, reply_to, attached = row
     return Message(
         id=mid, room=room, seq=seq, order_key=okey, ts=ts, site=site,
         client_id=cid, nick=nick, text=text, reply_to=reply_to,
+        attachments=load_attachments(attached),
     )  # fmt: skip
 
 
@@ -219,10 +228,11 @@ class SqliteStore:
             known[m.id] = stored
             out.append((stored, True))
             rows.append(
-                (m.id, m.room, seq + 1, m.order_key, m.ts, m.site, m.client_id, m.nick, m.text, m.reply_to)
-            )
+                (m.id, m.room, seq + 1, m.order_key, m.ts, m.site, m.client_id, m.nick, m.text, m.reply_to,
+                 dump_attachments(m.attachments))
+            )  # fmt: skip
         for chunk in _chunks(rows, _ROWS_PER_INSERT):
-            values = ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * len(chunk))
+            values = ",".join([_ROW_MARKS] * len(chunk))
             db.execute(
                 f"INSERT INTO messages ({_COLUMNS}) VALUES {values}", [v for row in chunk for v in row]
             )
@@ -306,7 +316,25 @@ class SqliteStore:
             sql = f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             args = (room, 2**63 - 1 if before is None else before, limit + 1)
         rows = self._query(sql, args)
-        return [_row_to_message(r) for r in rows[:limit]], len(rows) > limit
+        page = [_row_to_message(r) for r in rows[:limit]]
+        return with_picture_labels(page, self.picture_labels), len(rows) > limit
+
+    def put_labels(self, sha256: str, labels: Sequence[PictureLabel]) -> None:
+        try:
+            self._db.execute(
+                "INSERT INTO picture_labels (sha256, labels) VALUES (?, ?) "
+                "ON CONFLICT(sha256) DO UPDATE SET labels = excluded.labels",
+                (sha256, dump_labels(labels)),
+            )
+        except sqlite3.Error as exc:
+            raise _store_error(exc) from exc
+
+    def picture_labels(self, shas: Sequence[str]) -> dict[str, tuple[PictureLabel, ...]]:
+        try:
+            rows = self._select_in("SELECT sha256, labels FROM picture_labels", "sha256", list(shas))
+        except sqlite3.Error as exc:
+            raise _store_error(exc) from exc
+        return {sha: load_labels(text) for sha, text in rows}
 
     def rooms(self) -> list[RoomInfo]:
         rows = self._query("SELECT room, last_seq, last_ts FROM rooms ORDER BY last_ts DESC", ())
