@@ -9,6 +9,7 @@ a file at import time.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ class Settings:
     http_port: int = 8080
     internal_port: int = 18830
     retention_days: float = 30.0
+    # How long after sending a person may edit or delete their own message.
+    edit_window_minutes: float = 15.0
     limits: Limits = field(default_factory=Limits)
     rate: RateLimit = field(default_factory=RateLimit)
     # Per client, over what is in flight.  Mosquitto's default (1000) silently
@@ -111,6 +114,15 @@ class Settings:
     tls: bool = False
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    # Sync with the cloud (docs/sync.md): off unless sync_url is set, e.g.
+    # mqtts://<account>-ats.iot.<region>.amazonaws.com:8883 or the local cloud's
+    # mqtts URL.  The thing name is the client id and the certificate's identity
+    # (default: the site id).  Under Greengrass the nucleus's connection is used.
+    sync_url: str | None = None
+    sync_thing: str | None = None
+    sync_cert_file: str | None = None
+    sync_key_file: str | None = None
+    sync_ca_file: str | None = None
     stream: StreamSettings = field(default_factory=StreamSettings)
 
     def __post_init__(self) -> None:
@@ -125,6 +137,25 @@ class Settings:
                 raise ValueError(f"{name}: {port} is not a port")
         if self.store_synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("store_synchronous: FULL, NORMAL or EXTRA")
+        if self.sync_url:
+            self.sync_endpoint  # noqa: B018 - validates
+        if self.sync_thing and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.sync_thing):
+            raise ValueError("sync_thing: 1-64 characters from A-Z a-z 0-9 _ -")
+
+    @property
+    def sync_endpoint(self) -> tuple[str, int] | None:
+        """(host, port) of ``sync_url``; None when sync is off."""
+        if not self.sync_url:
+            return None
+        match = re.fullmatch(r"mqtts://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?/?", self.sync_url)
+        if match is None:
+            raise ValueError(f"sync_url: {self.sync_url!r} is not mqtts://host[:port]")
+        return match[1].strip("[]"), int(match[2] or 8883)
+
+    @property
+    def thing(self) -> str:
+        """This core's thing name (the client id towards the cloud)."""
+        return self.sync_thing or self.site_id
 
     @property
     def paths(self) -> Paths:
@@ -132,7 +163,10 @@ class Settings:
 
     @property
     def router(self) -> RouterConfig:
-        return RouterConfig(site=self.site_id, limits=self.limits, rate=self.rate)
+        return RouterConfig(
+            site=self.site_id, limits=self.limits, rate=self.rate,
+            edit_window_ms=int(self.edit_window_minutes * 60_000),
+        )  # fmt: skip
 
     @property
     def retention_ms(self) -> int:
