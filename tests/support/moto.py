@@ -24,8 +24,10 @@ FAKE_ENV = {
 
 
 @contextmanager
-def running_moto() -> Iterator[str]:
-    port = free_port()
+def running_moto(port: int | None = None) -> Iterator[str]:
+    """moto_server on ``port`` (a free one when None: a test that simulates a
+    link coming back starts it on the port a client already points at)."""
+    port = port or free_port()
     exe = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen(
         [str(exe), "-H", "127.0.0.1", "-p", str(port)],
