@@ -79,9 +79,9 @@ class _Pipe:
                 if (wait := due - time.monotonic()) > 0:
                     await asyncio.sleep(wait)
                 await self.proxy._flowing()
+                setattr(self.proxy.stats, counter, getattr(self.proxy.stats, counter) + len(data))
                 writer.write(data)
                 await writer.drain()
-                setattr(self.proxy.stats, counter, getattr(self.proxy.stats, counter) + len(data))
 
         writer_task = asyncio.create_task(write())
         try:
