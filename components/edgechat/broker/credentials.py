@@ -178,6 +178,18 @@ def expire(settings: Settings, now_ms: int) -> list[str]:
     return gone
 
 
+def authenticate(settings: Settings, client_id: str, password: str, now_ms: int) -> bool:
+    """Whether this is a live client credential: the broker's own password file
+    (so a revoked or expired credential fails here as it does at the broker).
+    For HTTP requests made on behalf of a chat session (picture uploads)."""
+    files = broker_files(settings)
+    hashed = passwords.read_users(files.client_passwords).get(client_id)
+    if hashed is None or not passwords.verify_password(password, hashed):
+        return False
+    expires = _read_expiry(files).get(client_id)
+    return expires is None or expires > now_ms
+
+
 def _read_expiry(files: BrokerFiles) -> dict[str, int]:
     try:
         raw = json.loads(files.client_expiry.read_text())

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 
@@ -17,6 +17,8 @@ from edgechat.core import names
 from edgechat.core.errors import ClientError
 from edgechat.core.ratelimit import Bucket, RateLimit
 from edgechat.settings import Settings
+from edgechat.web.pictures import Pictures
+from edgechat.web.responses import error_response
 from edgechat.web.security import SECURITY_HEADERS, host_of, same_origin
 
 log = logging.getLogger(__name__)
@@ -34,25 +36,6 @@ DIST: Final = web.AppKey("dist", Path)
 ISSUER: Final = web.AppKey("issuer", Issuer)
 BUCKETS: Final = web.AppKey("buckets", dict[str, Bucket])
 CLOCK: Final = web.AppKey("clock", Callable[[], int])
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    *,
-    retryable: bool = False,
-    field: str | None = None,
-    retry_after_ms: int | None = None,
-) -> web.Response:
-    """The same typed error shape as on ``chat/in`` (docs/protocol.md)."""
-    body: dict[str, Any] = {"type": "error", "code": code, "message": message, "retryable": retryable}
-    if field is not None:
-        body["field"] = field
-    if retry_after_ms is not None:
-        body["retryAfterMs"] = retry_after_ms
-    headers = {"Retry-After": str(-(-retry_after_ms // 1000))} if retry_after_ms else None
-    return web.json_response(body, status=status, headers=headers)
 
 
 def _no_store(response: web.StreamResponse) -> web.StreamResponse:
@@ -184,7 +167,11 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 
 
 def make_app(
-    settings: Settings, dist: Path, issuer: Issuer, clock: Callable[[], int] | None = None
+    settings: Settings,
+    dist: Path,
+    issuer: Issuer,
+    clock: Callable[[], int] | None = None,
+    pictures: Pictures | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_SESSION_BODY * 4)
     app[SETTINGS] = settings
@@ -198,5 +185,6 @@ def make_app(
     app.router.add_get("/config.json", config_json)
     app.router.add_post("/api/session", new_session)
     app.router.add_get("/healthz", healthz)
+    app.router.add_routes((pictures or Pictures.for_settings(settings, app[CLOCK])).routes())
     app.router.add_get("/{name:[A-Za-z0-9][A-Za-z0-9._-]*}", asset)
     return app
