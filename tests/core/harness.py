@@ -11,12 +11,18 @@ from edgechat.core.protocol import encode
 from edgechat.core.router import (
     Broadcast,
     Effect,
+    LoadTarget,
+    QueryAudit,
+    QueryConsole,
     QueryHistory,
     QueryRooms,
+    RecordModeration,
     Reply,
+    Revoke,
     Router,
     RouterConfig,
     StoreMessage,
+    StoreRevision,
 )
 from edgechat.store import MemoryStore
 
@@ -28,6 +34,7 @@ class Harness:
     store: MemoryStore = field(default_factory=MemoryStore)
     inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rooms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    revoked: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.router = Router(self.config)
@@ -54,6 +61,20 @@ class Harness:
                     self.apply(self.router.history_page(q, page, more))
                 case QueryRooms() as q:
                     self.apply(self.router.rooms_listed(q, self.store.rooms()))
+                case LoadTarget() as load:
+                    target = self.store.get(load.request.target)
+                    self.apply(self.router.target_loaded(load, target, self.now_ms))
+                case StoreRevision() as sent:
+                    ((stored, created, applied),) = self.store.revise([sent.revision])
+                    self.apply(self.router.revised(sent, stored, created, applied))
+                case RecordModeration(action=action):
+                    self.store.moderate(action)
+                case Revoke(client_id=cid):
+                    self.revoked.append(cid)
+                case QueryAudit() as q:
+                    self.apply(self.router.audit_listed(q, self.store.audit_log(q.request.limit)))
+                case QueryConsole() as q:
+                    self.apply(self.router.console_listed(q, {}, self.now_ms))
 
     def last(self, client_id: str) -> dict[str, Any]:
         return self.inbox[client_id][-1]

@@ -27,6 +27,7 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from edgechat.cloud.dynamo_lifecycle import DynamoLifecycle
 from edgechat.core.attachments import (
     PictureLabel,
     dump_attachments,
@@ -85,6 +86,7 @@ def from_item(item: dict[str, Any]) -> Message:
         order_key=item["orderKey"], site=item["site"], client_id=item["clientId"],
         nick=item["nick"], text=item["text"], reply_to=item.get("replyTo"),
         attachments=load_attachments(item.get("attachments")),
+        edited="editedKey" in item, deleted="deletedKey" in item,
     )  # fmt: skip
 
 
@@ -96,7 +98,7 @@ def _load(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
-class DynamoStore:
+class DynamoStore(DynamoLifecycle):
     """``client`` is a boto3 DynamoDB client; ``retention_s`` sets each item's TTL."""
 
     def __init__(self, client: Any, table: str, *, retention_s: int | None = None) -> None:

@@ -25,6 +25,12 @@ class ErrorCode(StrEnum):
     ID_CONFLICT = "id_conflict"
     STORE_UNAVAILABLE = "store_unavailable"
     STORAGE_FULL = "storage_full"
+    # message lifecycle and moderation (core/lifecycle.py, core/moderation.py)
+    NOT_FOUND = "not_found"
+    NOT_ALLOWED = "not_allowed"
+    EDIT_WINDOW_CLOSED = "edit_window_closed"
+    MUTED = "muted"
+    ROOM_LOCKED = "room_locked"
     INTERNAL = "internal"
 
 
@@ -93,6 +99,20 @@ class RateLimited(ClientError):
         super().__init__(
             ErrorCode.RATE_LIMITED,
             f"too many requests; retry in {retry_after_ms} ms",
+            retry_after_ms=retry_after_ms,
+        )
+
+
+class Muted(ClientError):
+    """The client is muted in that room; after ``retry_after_ms`` it may speak again."""
+
+    retryable = True
+
+    def __init__(self, room: str, retry_after_ms: int) -> None:
+        super().__init__(
+            ErrorCode.MUTED,
+            f"you are muted in {room} for another {max(1, retry_after_ms // 1000)} s",
+            field="room",
             retry_after_ms=retry_after_ms,
         )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from edgechat.core import attachments as pictures
-from edgechat.core import names
+from edgechat.core import lifecycle, moderation, names
 from edgechat.core.attachments import Attachment
 from edgechat.core.errors import ChatError, ClientError, ErrorCode
 
@@ -93,7 +93,10 @@ class ListRooms:
     request_id: str | None = None
 
 
-Request = Hello | Join | Leave | Bye | SendMessage | History | ListRooms
+Request = (
+    Hello | Join | Leave | Bye | SendMessage | History | ListRooms
+    | lifecycle.Edit | lifecycle.Delete | moderation.ModRequest
+)  # fmt: skip
 
 _TYPE_NAMES: Final[dict[type, str]] = {
     Hello: "hello",
@@ -106,11 +109,14 @@ _TYPE_NAMES: Final[dict[type, str]] = {
 }
 
 
-_KNOWN_TYPES: Final = frozenset(_TYPE_NAMES.values())
+_TYPE_NAMES.update({lifecycle.Edit: "edit", lifecycle.Delete: "delete"})
+_KNOWN_TYPES: Final = frozenset(_TYPE_NAMES.values()) | moderation.KINDS
 
 
 def request_type(request: Request) -> str:
     """The wire ``type`` of a parsed request."""
+    if isinstance(request, moderation.Lock):
+        return moderation.type_name(request)
     return _TYPE_NAMES[type(request)]
 
 
@@ -133,6 +139,9 @@ class Message:
     reply_to: str | None = None
     seq: int = 0
     attachments: tuple[Attachment, ...] = ()
+    # Set by the store from the message's revisions (core/lifecycle.py).
+    edited: bool = False
+    deleted: bool = False
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -149,6 +158,10 @@ class Message:
         }
         if self.reply_to is not None:
             event["replyTo"] = self.reply_to
+        if self.edited:
+            event["edited"] = True
+        if self.deleted:
+            event["deleted"] = True
         if self.attachments:
             event["attachments"] = [a.to_json() for a in self.attachments]
         return event
@@ -235,7 +248,7 @@ def parse_request(payload: bytes, limits: Limits) -> Request:
     """Bytes from ``chat/out/{clientId}`` to a request, or a ``ClientError``."""
     obj = _parse_object(payload, limits)
     kind = obj.get("type")
-    ref = obj.get(REQUEST_ID_FIELD) if kind != "message" else obj.get("id")
+    ref = obj.get(REQUEST_ID_FIELD) if kind not in ("message", "edit", "delete") else obj.get("id")
     ref = ref if isinstance(ref, str) and names.CLIENT_ID_RE.fullmatch(ref) else None
     # Echo only what we know is clean: the input may hold anything, even lone
     # surrogates that cannot be encoded back into UTF-8.
@@ -287,6 +300,12 @@ def _build(kind: object, f: _Fields, limits: Limits) -> Request:
                 limit=limit,
                 request_id=rid,
             )
+        case "edit":
+            return lifecycle.build_edit(f, limits, rid)
+        case "delete":
+            return lifecycle.build_delete(f, limits, rid)
+        case str() if kind in moderation.KINDS:
+            return moderation.build(kind, f, limits, rid)
         case "rooms":
             return ListRooms(request_id=rid)
         case None:

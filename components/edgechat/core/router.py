@@ -13,8 +13,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgechat.core import lifecycle, moderation
 from edgechat.core.clock import Hlc, order_key
-from edgechat.core.errors import ChatError, ClientError, ErrorCode, RateLimited, ServerError
+from edgechat.core.errors import ChatError, ClientError, ErrorCode, Muted, RateLimited, ServerError
+from edgechat.core.moderation import Action, ModerationState, ModRequest
 from edgechat.core.presence import Presence, presence_event
 from edgechat.core.protocol import (
     Bye,
@@ -78,7 +80,57 @@ class QueryRooms:
     request: ListRooms
 
 
-Effect = Reply | Broadcast | StoreMessage | QueryHistory | QueryRooms
+@dataclass(frozen=True, slots=True)
+class LoadTarget:
+    """Fetch the message an edit or delete names (``Store.get``), then call
+    ``Router.target_loaded``."""
+
+    client_id: str
+    request: lifecycle.Edit | lifecycle.Delete
+    moderator: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRevision:
+    """Store ``revision`` (``Store.revise``), then call ``Router.revised``.
+    ``author`` wrote the target; a delete by anyone else is a moderator's."""
+
+    revision: lifecycle.Revision
+    author: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordModeration:
+    """Write ``action`` to the store (its state change and the audit log)
+    before carrying out the effects after it."""
+
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    """Ban: remove ``client_id``'s broker credential; the broker then closes
+    its connection and refuses it from now on."""
+
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAudit:
+    client_id: str
+    request: moderation.AuditQuery
+
+
+@dataclass(frozen=True, slots=True)
+class QueryConsole:
+    client_id: str
+    request: moderation.ConsoleQuery
+
+
+Effect = (
+    Reply | Broadcast | StoreMessage | QueryHistory | QueryRooms
+    | LoadTarget | StoreRevision | RecordModeration | Revoke | QueryAudit | QueryConsole
+)  # fmt: skip
 
 
 # --- state -------------------------------------------------------------------
@@ -89,6 +141,8 @@ class RouterConfig:
     site: str = "edge"
     limits: Limits = field(default_factory=Limits)
     rate: RateLimit = field(default_factory=RateLimit)
+    # How long after sending an author may edit or delete a message.
+    edit_window_ms: int = 15 * 60_000
 
 
 @dataclass(slots=True)
@@ -115,6 +169,7 @@ class Router:
         *,
         presence: Presence | None = None,
         sessions: dict[str, Session] | None = None,
+        moderation: ModerationState | None = None,
     ) -> None:
         """``presence`` and ``sessions`` restore state saved elsewhere (the cloud
         builds a Router per request from DynamoDB); the edge starts empty."""
@@ -122,6 +177,9 @@ class Router:
         self.clock = clock or Hlc()
         self.presence = presence if presence is not None else Presence()
         self._sessions: dict[str, Session] = sessions if sessions is not None else {}
+        self.moderation = moderation if moderation is not None else ModerationState()
+        # Client ids with the moderator role; the shell keeps it current.
+        self.moderators: frozenset[str] = frozenset()
 
     # -- requests
 
@@ -148,6 +206,8 @@ class Router:
 
     def _handle(self, client_id: str, session: Session, request: Request, now_ms: int) -> list[Effect]:
         match request:
+            case SendMessage() if (refused := self._refuse_speech(client_id, request.room, now_ms)):
+                raise refused.about("message", request.id)
             case SendMessage():
                 return [StoreMessage(self._stamp(client_id, session, request, now_ms))]
             case Hello(nick=nick, request_id=rid):
@@ -167,6 +227,12 @@ class Router:
                 return [QueryHistory(client_id, request)]
             case ListRooms():
                 return [QueryRooms(client_id, request)]
+            case lifecycle.Edit() if (refused := self._refuse_speech(client_id, request.room, now_ms)):
+                raise refused.about("edit", request.id)
+            case lifecycle.Edit() | lifecycle.Delete():
+                return [LoadTarget(client_id, request, client_id in self.moderators)]
+            case _ if isinstance(request, _MOD_REQUESTS):
+                return self._moderate(client_id, session, request, now_ms)
         raise AssertionError(f"unhandled request {request!r}")  # pragma: no cover
 
     def _stamp(self, client_id: str, session: Session, req: SendMessage, now_ms: int) -> Message:
@@ -212,9 +278,12 @@ class Router:
         if self.presence.join(room, member):
             effects.append(Broadcast(room, presence_event(room, "join", member)))
         members = [m.to_json() for m in self.presence.members(room)]
-        effects.append(
-            Reply(client_id, _with_request_id({"type": "joined", "room": room, "members": members}, rid))
-        )
+        joined: dict[str, Any] = {"type": "joined", "room": room, "members": members}
+        if room in self.moderation.locked:
+            joined["locked"] = True
+        if room in self.moderation.pinned:
+            joined["pinned"] = self.moderation.pinned[room]
+        effects.append(Reply(client_id, _with_request_id(joined, rid)))
         return effects
 
     def _leave(self, client_id: str, room: str, reason: str) -> list[Effect]:
@@ -283,6 +352,151 @@ class Router:
         event = {"type": "rooms", "rooms": rooms}
         return [Reply(query.client_id, _with_request_id(event, query.request.request_id))]
 
+    # -- message lifecycle (core/lifecycle.py)
+
+    def _refuse_speech(self, client_id: str, room: str, now_ms: int) -> ChatError | None:
+        """Why ``client_id`` may not post or edit in ``room`` now (None: it may)."""
+        if client_id in self.moderators:
+            return None
+        if room in self.moderation.locked:
+            return ClientError(ErrorCode.ROOM_LOCKED, f"{room} is read-only for now", field="room")
+        until = self.moderation.muted_until(room, client_id, now_ms)
+        return None if until is None else Muted(room, until - now_ms)
+
+    def target_loaded(self, load: LoadTarget, target: Message | None, now_ms: int) -> list[Effect]:
+        """The message an edit or delete names, as stored (None: not found)."""
+        req = load.request
+        kind = lifecycle.EDIT if isinstance(req, lifecycle.Edit) else lifecycle.DELETE
+        refused = lifecycle.check(
+            req, load.client_id, target, now_ms,
+            window_ms=self.config.edit_window_ms, moderator=load.moderator,
+        )  # fmt: skip
+        if refused is not None or target is None:
+            err = refused or ClientError(ErrorCode.NOT_FOUND, "target: no such message", field="target")
+            return [Reply(load.client_id, err.about(kind, req.id).to_event())]
+        self.clock = self.clock.tick(now_ms)
+        revision = lifecycle.Revision(
+            id=req.id, target=req.target, room=req.room, kind=kind,
+            text=req.text if isinstance(req, lifecycle.Edit) else "",
+            client_id=load.client_id, ts=self.clock.wall_ms,
+            order_key=order_key(self.clock, self.config.site, req.id), site=self.config.site,
+        )  # fmt: skip
+        return [StoreRevision(revision, target.client_id)]
+
+    def revised(
+        self, sent: StoreRevision, stored: lifecycle.Revision, created: bool, applied: bool
+    ) -> list[Effect]:
+        """``sent`` was stored as ``stored``; ``applied`` says it changed the message
+        (an edit older than the one shown, or anything after a delete, does not)."""
+        rev = sent.revision
+        if not created and stored.client_id != rev.client_id:
+            err = ClientError(ErrorCode.ID_CONFLICT, "id: already used by another revision", field="id")
+            return [Reply(rev.client_id, err.about(rev.kind, rev.id).to_event())]
+        effects: list[Effect] = []
+        if created and rev.kind == lifecycle.DELETE and sent.author != rev.client_id:
+            action = Action(rev.ts, rev.client_id, "delete", rev.target, rev.room, {"author": sent.author})
+            effects.append(RecordModeration(action))
+        if created and applied:
+            effects.append(Broadcast(stored.room, stored.to_event()))
+        ack = {
+            "type": "ack", "id": stored.id, "target": stored.target, "room": stored.room,
+            "ts": stored.ts, "orderKey": stored.order_key, "duplicate": not created,
+        }  # fmt: skip
+        effects.append(Reply(rev.client_id, ack))
+        return effects
+
+    def revise_failed(self, sent: StoreRevision, *, full: bool = False) -> list[Effect]:
+        err = ServerError(
+            ErrorCode.STORAGE_FULL if full else ErrorCode.STORE_UNAVAILABLE,
+            f"{sent.revision.kind} not stored: the message store failed",
+        )
+        return [Reply(sent.revision.client_id, err.about(sent.revision.kind, sent.revision.id).to_event())]
+
+    # -- moderation (core/moderation.py)
+
+    def _moderate(self, client_id: str, session: Session, req: ModRequest, now_ms: int) -> list[Effect]:
+        kind = moderation.type_name(req)
+        if client_id not in self.moderators:
+            raise moderation.not_a_moderator(kind).about(kind, req.request_id)
+        effects: list[Effect] = []
+        action: Action | None = None
+        match req:
+            case moderation.AuditQuery():
+                return [QueryAudit(client_id, req)]
+            case moderation.ConsoleQuery():
+                return [QueryConsole(client_id, req)]
+            case moderation.Mute(room=room, client_id=who, minutes=minutes):
+                until = now_ms + minutes * 60_000
+                action = Action(now_ms, client_id, "mute", who, room, {"untilTs": until, "minutes": minutes})
+                effects.append(Reply(who, {"type": "muted", "room": room, "muted": True, "untilTs": until}))
+            case moderation.Unmute(room=room, client_id=who):
+                action = Action(now_ms, client_id, "unmute", who, room)
+                effects.append(Reply(who, {"type": "muted", "room": room, "muted": False}))
+            case moderation.Ban(client_id=who, reason=reason):
+                action = Action(now_ms, client_id, "ban", who, None, {"reason": reason} if reason else {})
+                banned: dict[str, Any] = {"type": "banned"}
+                if reason:
+                    banned["reason"] = reason
+                effects.append(Reply(who, banned))  # before the broker closes its connection
+                for room in self.presence.rooms_of(who):
+                    effects += self._leave(who, room, "banned")
+                self._sessions.pop(who, None)
+                effects.append(Revoke(who))
+            case moderation.Lock(room=room, locked=locked):
+                action = Action(now_ms, client_id, "lock" if locked else "unlock", room, room)
+                effects.append(Broadcast(room, {"type": "roomLocked", "room": room, "locked": locked}))
+            case moderation.Announce(room=room, text=None):
+                action = Action(now_ms, client_id, "unpin", room, room)
+                effects.append(Broadcast(room, {"type": "announcement", "room": room, "removed": True}))
+            case moderation.Announce(room=room, text=str(text)):
+                pinned = {"type": "announcement", "room": room, "text": text, "ts": now_ms}
+                pinned["nick"] = session.nick
+                action = Action(now_ms, client_id, "announce", room, room, {"announcement": pinned})
+                effects.append(Broadcast(room, pinned))
+            case moderation.Notice(text=text, room=room, client_id=who):
+                notice: dict[str, Any] = {"type": "notice", "text": text, "ts": now_ms}
+                if room is not None:
+                    notice["room"] = room
+                    effects.append(Broadcast(room, notice))
+                else:
+                    effects.append(Reply(str(who), notice))
+                action = Action(now_ms, client_id, "notice", room or str(who), room, {"text": text})
+        assert action is not None
+        self.moderation.apply(action)
+        done = {"type": "moderated", "action": action.action, "target": action.target}
+        return [RecordModeration(action), *effects, Reply(client_id, _with_request_id(done, req.request_id))]
+
+    def audit_listed(self, query: QueryAudit, actions: list[Action]) -> list[Effect]:
+        entries = _fitting([a.to_json() for a in actions], self.config.limits.max_event_bytes - 512)
+        event = {"type": "audit", "entries": entries}
+        return [Reply(query.client_id, _with_request_id(event, query.request.request_id))]
+
+    def console_listed(self, query: QueryConsole, facts: dict[str, Any], now_ms: int) -> list[Effect]:
+        """The console's picture: ``facts`` from the shell (counters, disk,
+        sync, rooms stored) joined with who is where and what is in force."""
+        state = self.moderation
+        rooms = sorted(set(self.presence.rooms) | state.locked | set(state.pinned))
+        event = {
+            "type": "console",
+            **facts,
+            "present": [
+                {
+                    "room": room,
+                    "members": [m.to_json() for m in self.presence.members(room)],
+                    "locked": room in state.locked,
+                    "pinned": state.pinned.get(room),
+                    "muted": [
+                        {"clientId": who, "untilTs": until}
+                        for (r, who), until in sorted(state.mutes.items())
+                        if r == room and until > now_ms
+                    ],
+                }
+                for room in rooms
+            ],
+            "sessions": len(self._sessions),
+        }
+        return [Reply(query.client_id, _with_request_id(event, query.request.request_id))]
+
     # -- housekeeping
 
     def prune(self, now_ms: int) -> int:
@@ -320,4 +534,12 @@ def _fitting(items: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
 
 
 def _ref(request: Request) -> str | None:
-    return request.id if isinstance(request, SendMessage) else request.request_id
+    if isinstance(request, SendMessage | lifecycle.Edit | lifecycle.Delete):
+        return request.id
+    return request.request_id
+
+
+_MOD_REQUESTS = (
+    moderation.Mute, moderation.Unmute, moderation.Ban, moderation.Lock, moderation.Announce,
+    moderation.Notice, moderation.AuditQuery, moderation.ConsoleQuery,
+)  # fmt: skip

@@ -29,12 +29,19 @@ from edgechat.core.protocol import Message, encode
 from edgechat.core.router import (
     Broadcast,
     Effect,
+    LoadTarget,
+    QueryAudit,
+    QueryConsole,
     QueryHistory,
     QueryRooms,
+    RecordModeration,
     Reply,
+    Revoke,
     Router,
     StoreMessage,
+    StoreRevision,
 )
+from edgechat.router.moderation import ModerationShell
 from edgechat.store.base import MessageStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -68,7 +75,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class RouterService:
+class RouterService(ModerationShell):
     def __init__(
         self,
         router: Router,
@@ -179,6 +186,7 @@ class RouterService:
         data = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
         self.stats.received += 1
         try:
+            self._refresh_roles()
             effects = self.router.receive(client_id, bytes(data), self.clock())
             await self._apply(effects)
         except Exception:  # a bug in the rules must not take the chat down
@@ -201,6 +209,10 @@ class RouterService:
                     self._spawn(self._history(query))
                 case QueryRooms() as query:
                     self._spawn(self._rooms(query))
+                case LoadTarget() | StoreRevision() | RecordModeration() | Revoke():
+                    await self._moderation_effect(effect)
+                case QueryAudit() | QueryConsole():
+                    await self._moderation_effect(effect)
 
     def _publish(self, topic: str, event: dict[str, Any]) -> None:
         client = self._client

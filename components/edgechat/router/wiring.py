@@ -3,8 +3,12 @@ from Settings: shared by ``edgechat up`` and the Router component's main."""
 
 from __future__ import annotations
 
+import time
+
 from edgechat.broker import system_password
 from edgechat.broker.config import SYSTEM_USER
+from edgechat.broker.credentials import revoke
+from edgechat.broker.roles import RolesWatcher, roles_path
 from edgechat.core.router import Router
 from edgechat.router.service import RouterService
 from edgechat.settings import Settings
@@ -18,8 +22,9 @@ def open_store(settings: Settings) -> SqliteStore:
 
 
 def router_service(settings: Settings, store: SqliteStore) -> RouterService:
-    return RouterService(
-        Router(settings.router, clock=store.max_clock()),
+    now_ms = time.time_ns() // 1_000_000
+    service = RouterService(
+        Router(settings.router, clock=store.max_clock(), moderation=store.moderation_state(now_ms)),
         store,
         host="127.0.0.1",
         port=settings.internal_port,
@@ -27,3 +32,7 @@ def router_service(settings: Settings, store: SqliteStore) -> RouterService:
         password=system_password(settings),
         retention_ms=settings.retention_ms,
     )
+    service.moderator_ids = RolesWatcher(roles_path(settings))
+    service.revoke_credential = lambda client_id: revoke(settings, client_id)
+    service.data_dir = settings.paths.root
+    return service

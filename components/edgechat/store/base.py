@@ -9,6 +9,8 @@ from typing import Protocol
 
 from edgechat.core.attachments import PictureLabel, with_labels
 from edgechat.core.clock import Hlc
+from edgechat.core.lifecycle import Revision
+from edgechat.core.moderation import Action, ModerationState
 from edgechat.core.protocol import Message, RoomInfo
 
 
@@ -58,6 +60,31 @@ class MessageStore(Protocol):
         ...
 
     def count(self) -> int: ...
+
+    # -- message lifecycle and moderation (core/lifecycle.py, core/moderation.py)
+
+    def get(self, message_id: str) -> Message | None:
+        """The stored message with that id, as history shows it (latest text)."""
+        ...
+
+    def revise(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
+        """Store edits and deletes, idempotent by id, and merge each into its
+        message (``lifecycle.supersedes``: a delete wins, else the greatest order
+        key).  A delete empties the message and every revision of it.  Returns
+        (stored copy, created, applied) per revision."""
+        ...
+
+    def moderate(self, action: Action) -> None:
+        """Append ``action`` to the audit log and keep the state it leaves."""
+        ...
+
+    def moderation_state(self, now_ms: int) -> ModerationState:
+        """Mutes still running at ``now_ms``, locked rooms, pinned announcements."""
+        ...
+
+    def audit_log(self, limit: int = 50) -> list[Action]:
+        """The newest moderation actions, newest first."""
+        ...
 
     def close(self) -> None: ...
 

@@ -9,10 +9,12 @@ from edgechat.core.attachments import PictureLabel, ranked
 from edgechat.core.clock import Hlc, hlc_of
 from edgechat.core.protocol import Message, RoomInfo
 from edgechat.store.base import with_picture_labels
+from edgechat.store.memory_lifecycle import MemoryLifecycle
 
 
-class MemoryStore:
+class MemoryStore(MemoryLifecycle):
     def __init__(self) -> None:
+        self._lifecycle_init()
         self._by_id: dict[str, Message] = {}
         self._rooms: dict[str, list[Message]] = {}
         self._last_seq: dict[str, int] = {}

@@ -24,6 +24,7 @@ from edgechat.core.attachments import (
 from edgechat.core.clock import Hlc, hlc_of
 from edgechat.core.protocol import Message, RoomInfo
 from edgechat.store.base import StoreError, with_picture_labels
+from edgechat.store.sqlite_lifecycle import SqliteLifecycle
 
 APPLICATION_ID: Final = 0x45434854  # "ECHT": marks the file as edgechat's
 # Each entry moves the file up one schema version (index + 1).  Append only:
@@ -136,7 +137,7 @@ def _row_to_message(row: tuple) -> Message:
     )  # fmt: skip
 
 
-class SqliteStore:
+class SqliteStore(SqliteLifecycle):
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         try:
@@ -156,6 +157,7 @@ class SqliteStore:
             raise StoreError(f"{self.path}: schema {version} is newer than this edgechat ({SCHEMA_VERSION})")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA secure_delete=ON")  # deleted text is zeroed, not left in free space
         if version < SCHEMA_VERSION:
             self._migrate(version)
 
@@ -316,8 +318,13 @@ class SqliteStore:
             sql = f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             args = (room, 2**63 - 1 if before is None else before, limit + 1)
         rows = self._query(sql, args)
-        page = [_row_to_message(r) for r in rows[:limit]]
+        page = self._with_revisions([_row_to_message(r) for r in rows[:limit]])
         return with_picture_labels(page, self.picture_labels), len(rows) > limit
+
+    def _messages(self, ids: list[str]) -> list[Message]:
+        rows = self._select_in(f"SELECT {_COLUMNS} FROM messages", "id", ids)
+        page = self._with_revisions([_row_to_message(r) for r in rows])
+        return with_picture_labels(page, self.picture_labels)
 
     def put_labels(self, sha256: str, labels: Sequence[PictureLabel]) -> None:
         try:

@@ -1,0 +1,227 @@
+"""DynamoStore's part for edits, deletes and moderation (the contract of
+store/base.py, as SQLite keeps it at the edge).
+
+| pk              | sk                      | what                                     |
+| rev#<id>        | rev                     | an edit or delete (its own id, order key) |
+| room#<room>     | m#<seq>                 | the message, with ``editedKey``, ``deletedKey``, ``revs`` |
+| mod#state       | mute#<room>#<client>    | a mute and when it runs out               |
+| mod#state       | room#<room>             | a room's lock and pinned announcement     |
+| audit           | <ts:015>#<random>       | one moderation action                     |
+
+A revision is written with its message in one transaction, conditional on the
+revision id being new and on the message not having changed since it was read,
+so two Lambdas revising one message concurrently cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from edgechat.core import lifecycle
+from edgechat.core.lifecycle import Revision
+from edgechat.core.moderation import Action, ModerationState
+from edgechat.core.protocol import Message
+from edgechat.store.base import StoreError
+
+MOD_PK: Final = "mod#state"
+AUDIT_PK: Final = "audit"
+MAX_ATTEMPTS: Final = 10
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def _dump(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items()}
+
+
+def _load(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def _rev_item(r: Revision) -> dict[str, Any]:
+    return {
+        "pk": f"rev#{r.id}", "sk": "rev", "id": r.id, "target": r.target, "room": r.room, "kind": r.kind,
+        "text": r.text, "clientId": r.client_id, "ts": r.ts, "orderKey": r.order_key, "site": r.site,
+    }  # fmt: skip
+
+
+def _rev_of(item: dict[str, Any]) -> Revision:
+    return Revision(
+        item["id"], item["target"], item["room"], item["kind"], item["text"], item["clientId"],
+        int(item["ts"]), item["orderKey"], item["site"],
+    )  # fmt: skip
+
+
+def _guarded(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except (ClientError, BotoCoreError) as exc:
+        raise StoreError(f"DynamoDB: {exc}") from exc
+
+
+class DynamoLifecycle:
+    _db: Any
+    table: str
+
+    def _message_item(self, message_id: str) -> dict[str, Any] | None:
+        got = self._db.get_item(
+            TableName=self.table, Key=_dump({"pk": f"id#{message_id}", "sk": "id"}), ConsistentRead=True
+        )
+        if "Item" not in got:
+            return None
+        ref = _load(got["Item"])
+        key = {"pk": f"room#{ref['room']}", "sk": f"m#{int(ref['seq']):012d}"}
+        msg = self._db.get_item(TableName=self.table, Key=_dump(key), ConsistentRead=True)
+        return _load(msg["Item"]) if "Item" in msg else None
+
+    def get(self, message_id: str) -> Message | None:
+        from edgechat.cloud.dynamo import from_item  # dynamo imports this module
+
+        item = _guarded(lambda: self._message_item(message_id))
+        return None if item is None else from_item(item)
+
+    def revise(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
+        return _guarded(lambda: [self._revise(r) for r in revisions])
+
+    def _known(self, rid: str) -> Revision | None:
+        got = self._db.get_item(
+            TableName=self.table, Key=_dump({"pk": f"rev#{rid}", "sk": "rev"}), ConsistentRead=True
+        )
+        return _rev_of(_load(got["Item"])) if "Item" in got else None
+
+    def _revise(self, rev: Revision) -> tuple[Revision, bool, bool]:
+        for _ in range(MAX_ATTEMPTS):
+            known = self._known(rev.id)
+            if known is not None:
+                return known, False, False
+            msg = self._message_item(rev.target)
+            deleted = msg is not None and "deletedKey" in msg
+            applied = msg is not None and lifecycle.supersedes(
+                rev.kind, rev.order_key, msg.get("editedKey"), deleted
+            )
+            stored = replace(rev, text="") if deleted else rev
+            put = {
+                "Put": {
+                    "TableName": self.table, "Item": _dump(_rev_item(stored)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }  # fmt: skip
+            items: list[dict[str, Any]] = [put]
+            if msg is not None:
+                items.append({"Update": self._message_update(msg, rev, applied)})
+            try:
+                self._db.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                continue  # the revision arrived meanwhile, or the message changed: read again
+            if applied and rev.kind == lifecycle.DELETE:
+                for rid in msg.get("revs", []) if msg else []:
+                    self._db.update_item(
+                        TableName=self.table, Key=_dump({"pk": f"rev#{rid}", "sk": "rev"}),
+                        UpdateExpression="SET #t = :e", ExpressionAttributeNames={"#t": "text"},
+                        ExpressionAttributeValues=_dump({":e": ""}),
+                    )  # fmt: skip
+            return stored, True, applied
+        raise StoreError(f"revision {rev.id}: gave up after {MAX_ATTEMPTS} contended attempts")
+
+    def _message_update(self, msg: dict[str, Any], rev: Revision, applied: bool) -> dict[str, Any]:
+        """Add the revision to the message's list and, when it wins, change the
+        message; on condition that nobody revised it since it was read."""
+        sets = ["revs = list_append(if_not_exists(revs, :none), :one)"]
+        values: dict[str, Any] = {":none": [], ":one": [rev.id]}
+        names: dict[str, str] = {}
+        if applied and rev.kind == lifecycle.EDIT:
+            sets += ["#t = :text", "editedKey = :key"]
+            values |= {":text": rev.text, ":key": rev.order_key}
+            names["#t"] = "text"
+        elif applied:
+            sets += ["#t = :empty", "deletedKey = :key"]
+            values |= {":empty": "", ":key": rev.order_key}
+            names["#t"] = "text"
+        update = f"SET {', '.join(sets)}" + (
+            " REMOVE attachments" if applied and rev.kind != lifecycle.EDIT else ""
+        )
+        n = len(msg.get("revs", []))
+        condition = "size(revs) = :n" if n else "attribute_not_exists(revs)"
+        if n:
+            values[":n"] = n
+        out: dict[str, Any] = {
+            "TableName": self.table, "Key": _dump({"pk": msg["pk"], "sk": msg["sk"]}),
+            "UpdateExpression": update, "ConditionExpression": condition,
+            "ExpressionAttributeValues": _dump(values),
+        }  # fmt: skip
+        if names:
+            out["ExpressionAttributeNames"] = names
+        return out
+
+    # -- moderation
+
+    def moderate(self, action: Action) -> None:
+        audit = {"pk": AUDIT_PK, "sk": f"{action.ts:015d}#{uuid.uuid4().hex[:12]}", **action.to_json()}
+        if "detail" in audit:
+            audit["detail"] = action.detail_json()
+        writes: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": _dump(audit)}}]
+        room = action.room or ""
+        match action.action:
+            case "mute":
+                item = {"pk": MOD_PK, "sk": f"mute#{room}#{action.target}", "room": room,
+                        "clientId": action.target, "untilTs": int(action.detail["untilTs"])}  # fmt: skip
+                writes.append({"Put": {"TableName": self.table, "Item": _dump(item)}})
+            case "unmute":
+                key = {"pk": MOD_PK, "sk": f"mute#{room}#{action.target}"}
+                writes.append({"Delete": {"TableName": self.table, "Key": _dump(key)}})
+            case "lock" | "unlock" | "announce" | "unpin":
+                if action.action in ("lock", "unlock"):
+                    field, value = "locked", action.action == "lock"
+                else:
+                    pinned = action.detail.get("announcement")
+                    field, value = "pinned", json.dumps(pinned) if pinned else ""
+                update = {
+                    "TableName": self.table, "Key": _dump({"pk": MOD_PK, "sk": f"room#{room}"}),
+                    "UpdateExpression": "SET #f = :v, #r = :r",  # "room" is a reserved word
+                    "ExpressionAttributeNames": {"#f": field, "#r": "room"},
+                    "ExpressionAttributeValues": _dump({":v": value, ":r": room}),
+                }  # fmt: skip
+                writes.append({"Update": update})
+        _guarded(lambda: self._db.transact_write_items(TransactItems=writes))
+
+    def _query_all(self, pk: str, **kw: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        args: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": _dump({":pk": pk}), "ConsistentRead": True, **kw,
+        }  # fmt: skip
+        while True:
+            got = self._db.query(**args)
+            items += [_load(i) for i in got["Items"]]
+            if "LastEvaluatedKey" not in got or "Limit" in kw:
+                return items
+            args["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+
+    def moderation_state(self, now_ms: int) -> ModerationState:
+        state = ModerationState()
+        for item in _guarded(lambda: self._query_all(MOD_PK)):
+            if item["sk"].startswith("mute#") and int(item["untilTs"]) > now_ms:
+                state.mutes[(item["room"], item["clientId"])] = int(item["untilTs"])
+            elif item["sk"].startswith("room#"):
+                if item.get("locked"):
+                    state.locked.add(item["room"])
+                if item.get("pinned"):
+                    state.pinned[item["room"]] = json.loads(item["pinned"])
+        return state
+
+    def audit_log(self, limit: int = 50) -> list[Action]:
+        items = _guarded(lambda: self._query_all(AUDIT_PK, ScanIndexForward=False, Limit=limit))
+        return [
+            Action(int(i["ts"]), i["actor"], i["action"], i["target"], i.get("room"),
+                   json.loads(i["detail"]) if i.get("detail") else {})
+            for i in items
+        ]  # fmt: skip

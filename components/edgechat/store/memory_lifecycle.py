@@ -1,0 +1,69 @@
+"""MemoryStore's part for edits, deletes and moderation: the same contract as
+SQLite (tests/store/test_store_contract.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from edgechat.core import lifecycle
+from edgechat.core.lifecycle import Revision
+from edgechat.core.moderation import Action, ModerationState
+from edgechat.core.protocol import Message
+
+
+class MemoryLifecycle:
+    _by_id: dict[str, Message]
+    _rooms: dict[str, list[Message]]
+
+    def _lifecycle_init(self) -> None:
+        self._revisions: dict[str, Revision] = {}
+        self._edited_key: dict[str, str] = {}
+        self._audit: list[Action] = []
+        self._state = ModerationState()
+
+    def get(self, message_id: str) -> Message | None:
+        return self._by_id.get(message_id)
+
+    def revise(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
+        out: list[tuple[Revision, bool, bool]] = []
+        for rev in revisions:
+            known = self._revisions.get(rev.id)
+            if known is not None:
+                out.append((known, False, False))
+                continue
+            message = self._by_id.get(rev.target)
+            deleted = message is not None and message.deleted
+            stored = replace(rev, text="") if deleted else rev
+            self._revisions[rev.id] = stored
+            applied = message is not None and lifecycle.supersedes(
+                rev.kind, rev.order_key, self._edited_key.get(rev.target), deleted
+            )
+            if message is not None and applied:
+                if rev.kind == lifecycle.EDIT:
+                    self._edited_key[rev.target] = rev.order_key
+                    self._replace(replace(message, text=rev.text, edited=True))
+                else:
+                    self._replace(replace(message, text="", attachments=(), deleted=True))
+                    for rid, other in self._revisions.items():
+                        if other.target == rev.target:
+                            self._revisions[rid] = replace(other, text="")
+            out.append((self._revisions[rev.id], True, applied))
+        return out
+
+    def _replace(self, message: Message) -> None:
+        self._by_id[message.id] = message
+        rows = self._rooms[message.room]
+        rows[next(i for i, m in enumerate(rows) if m.id == message.id)] = message
+
+    def moderate(self, action: Action) -> None:
+        self._audit.append(action)
+        self._state.apply(action)
+
+    def moderation_state(self, now_ms: int) -> ModerationState:
+        s = self._state
+        mutes = {k: until for k, until in s.mutes.items() if until > now_ms}
+        return ModerationState(mutes, set(s.locked), dict(s.pinned))
+
+    def audit_log(self, limit: int = 50) -> list[Action]:
+        return self._audit[::-1][:limit]
