@@ -72,6 +72,15 @@ export class Connection {
     return true;
   }
 
+  /** A high-volume event on chat/stream/{me} (docs/stream.md): QoS 0, not
+   *  kept while offline (a late "typing" or reaction click means nothing). */
+  stream(event) {
+    if (!this.connected) return false;
+    const { clientId } = this.options.session;
+    this.client.publish(`chat/stream/${clientId}`, JSON.stringify(event), { qos: 0 });
+    return true;
+  }
+
   subscribe(topic) {
     if (this.connected) this.client.subscribe(topic, { qos: 1 });
   }

@@ -6,6 +6,7 @@ import { connectParams, renewDelayMs } from "./iot-url.js";
 import { parseNick, parseRoom, roomFromHash, roomHash } from "./names.js";
 import { RoomView } from "./roomview.js";
 import * as storage from "./storage.js";
+import { StreamUi } from "./stream.js";
 import { $, MessageList, renderMembers, renderRooms } from "./view.js";
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -37,6 +38,7 @@ const app = {
 };
 
 let messages; // MessageList
+let stream; // StreamUi: typing, reactions, device readings
 
 const me = () => (app.session ? app.session.clientId : null);
 const viewOf = (room) => {
@@ -251,6 +253,8 @@ function onMessage(topic, event) {
       return onRooms(event);
     case "error":
       return onError(event);
+    case "activity":
+      return stream.onActivity(event);
     default:
       return undefined; // "left" and types from newer servers: nothing to do
   }
@@ -278,6 +282,7 @@ function onJoined(event) {
   if (!view.loaded) request("latest", view.room, { type: "history", room: view.room, limit: PAGE });
   else backfill(view, view.maxSeq);
   if (event.room === app.room) renderPresence();
+  stream.joined(event.room);
 }
 
 function onPresence(event) {
@@ -485,6 +490,7 @@ function selectRoom(raw) {
     viewOf(previous).members.clear();
   }
   $("room-title").textContent = `#${room}`;
+  stream.enterRoom(room);
   document.title = `#${room} · edgechat`;
   $("composer").hidden = false;
   $("copy-link").hidden = false;
@@ -592,6 +598,12 @@ function closeSidebarOnNarrow() {
 
 function wire() {
   messages = new MessageList($("messages"), retry);
+  stream = new StreamUi({
+    send: (event) => canSend() && app.conn.stream(event),
+    room: () => app.room,
+    me,
+    nickOf: (room, clientId) => (room ? viewOf(room).members.get(clientId) : undefined),
+  });
   $("join-form").addEventListener("submit", (event) => {
     event.preventDefault();
     if (selectRoom($("room-input").value)) $("room-input").value = "";
