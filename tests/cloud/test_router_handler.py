@@ -84,3 +84,24 @@ def test_a_dropped_connection_leaves_its_rooms_unless_it_is_back(cloud):
     }  # fmt: skip
     (_, (_, joined)) = cloud.request(B, {"type": "join", "room": "lobby"})
     assert joined["members"] == [{"clientId": B, "nick": B}]
+
+
+def test_edit_and_delete_through_the_cloud_router(cloud):
+    cloud.request(A, msg("m0000001", "helo"))
+    out = cloud.request(
+        A, {"type": "edit", "id": "e0000001", "target": "m0000001", "room": "lobby", "text": "hello"}
+    )
+    (pub, edited), (_, ack) = out
+    assert (pub, edited["type"], edited["text"], ack["type"]) == (
+        "chat/pub/lobby",
+        "messageEdited",
+        "hello",
+        "ack",
+    )
+    ((_, err),) = cloud.request(
+        B, {"type": "delete", "id": "d0000002", "target": "m0000001", "room": "lobby"}
+    )
+    assert err["code"] == "not_allowed"
+    cloud.request(A, {"type": "delete", "id": "d0000001", "target": "m0000001", "room": "lobby"})
+    (gone,) = cloud.deps.store.history("lobby")[0]
+    assert gone.deleted and gone.text == ""

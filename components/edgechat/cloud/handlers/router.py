@@ -60,7 +60,7 @@ def serve(deps: Deps, client_id: str, payload: bytes, *, seen_before_ms: int | N
         # At most once a second per request stream: the clock item is one key for
         # the whole deployment (order keys stay unique without it: they end in the id).
         deps.state.save_clock(router.clock)
-    carry_out(router, effects, deps.store, deps.publish)
+    carry_out(router, effects, deps.store, deps.publish, deps.now_ms)
 
 
 def handle(event: dict[str, Any], deps: Deps) -> None:
