@@ -109,6 +109,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         stream = settings.paths.root / "run" / "stream.json"
         if stream.exists():
             status["stream"] = json.loads(stream.read_text())
+        sync = settings.paths.root / "run" / "sync.json"
+        if settings.sync_url and sync.exists():
+            status["sync"] = json.loads(sync.read_text())
     status["store"] = _store_counts(settings.paths.store)
     status["credentials"] = len(read_users(settings.paths.broker / "clients.passwd"))
     if args.json:
@@ -143,6 +146,8 @@ def _print_status(status: dict[str, Any]) -> None:
     print(f"credentials: {status['credentials']} issued")
     if "stream" in status:
         _print_stream(status["stream"])
+    if "sync" in status:
+        _print_sync(status["sync"])
 
 
 def _print_stream(s: dict[str, Any]) -> None:
@@ -155,6 +160,21 @@ def _print_stream(s: dict[str, Any]) -> None:
     print(
         f"  export {export['exporter']}{link}: spool {spool['queued']}/{spool['max_events']} queued, "
         f"{spool['exported']} exported, {spool['dropped']} dropped (spool full)"
+    )
+
+
+def _print_sync(s: dict[str, Any]) -> None:
+    last = s["lastContactMs"]
+    contact = "never" if last is None else f"{(s['updatedMs'] - last) / 1000:.1f} s ago"
+    state = "synced" if s["synced"] else ("connected" if s["connected"] else "OFFLINE")
+    print(
+        f"sync: {state} as {s['thing']} (pid {s['pid']}); backlog {s['backlog']} messages, "
+        f"lag {s['lagMs'] / 1000:.1f} s, last contact {contact}"
+    )
+    c = s["counters"]
+    print(
+        f"  sent {c['sent']}, acknowledged {c['acked']}, refused {c['rejected']}, received {c['received']}, "
+        f"backfills {c['backfills']}, timeouts {c['timeouts']}"
     )
 
 

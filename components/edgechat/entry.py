@@ -100,6 +100,8 @@ async def host(service: Service, settings: Settings, *, ipc: Any = None, allowed
                overrides: Overrides | None = None, ready_timeout_s: float = 30.0) -> int:  # fmt: skip
     """Run ``service`` until SIGINT/SIGTERM; 0 on a clean stop, 1 if it died."""
     loop = asyncio.get_running_loop()
+    if hasattr(service, "ipc"):  # a service that uses the nucleus beyond configuration (Sync: IoT Core)
+        service.ipc = ipc
     run = _Run(service, ipc, ready_timeout_s)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.stop.set)

@@ -23,6 +23,7 @@ from edgechat.settings import Settings
 from edgechat.store import StoreError
 from edgechat.stream import StreamService, StreamStore
 from edgechat.stream import wiring as stream_wiring
+from edgechat.sync.process import SyncProcess
 from edgechat.web import WebService
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def _stream_service(settings: Settings, stream_store: StreamStore) -> StreamServ
         raise StartupError(str(exc)) from None
 
 
-async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
+async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:  # noqa: PLR0915 - one start order
     paths = settings.paths
     other = read_runtime(paths)
     if other is not None and other.pid != os.getpid():
@@ -130,6 +131,7 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
     broker = Broker(settings)
     web = WebService(settings)
     stream_store = _open_stream_store(settings, store)
+    sync = SyncProcess(settings) if settings.sync_url else None  # docs/sync.md
     tasks: list[asyncio.Task[Any]] = []
     try:
         try:
@@ -156,12 +158,17 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None:
             await web.start()
         except OSError as exc:
             raise StartupError(f"the web service cannot listen on port {settings.http_port}: {exc}") from None
+        if sync is not None:
+            await sync.start()
+            tasks.append(asyncio.create_task(sync.supervise(), name="sync"))
         where = urls(settings)
         print(f"edgechat ready {where.mqtt} {where.ws} {where.http} data={paths.root}", flush=True)
         await stop.wait()
         log.info("edgechat: stopping")
     finally:
         await web.stop()
+        if sync is not None:
+            await sync.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -65,7 +65,16 @@ def test_default_configuration_maps_onto_settings(built: dict[str, Path]) -> Non
         config = data["ComponentConfiguration"]["DefaultConfiguration"]
         settings = configuration.apply(Settings(), config, allowed=component.settings)
         assert settings.to_json()  # every key is a Settings field with a valid value
-        assert "accessControl" not in config  # none of today's components calls an authorized operation
+        # only Sync calls an authorized operation (IoT Core through the nucleus)
+        assert ("accessControl" in config) == bool(component.permissions)
+    sync = yaml.safe_load(built["edgechat.Sync"].read_text())["ComponentConfiguration"]
+    policies = sync["DefaultConfiguration"]["accessControl"]["aws.greengrass.ipc.mqttproxy"].values()
+    allowed = {(op, r) for p in policies for op in p["operations"] for r in p["resources"]}
+    assert allowed == {
+        ("aws.greengrass#PublishToIoTCore", "sync/{iot:thingName}/up"),
+        ("aws.greengrass#SubscribeToIoTCore", "sync/{iot:thingName}/down"),
+        ("aws.greengrass#SubscribeToIoTCore", "chat/pub/+"),
+    }
 
 
 def test_broker_installs_mosquitto_and_owns_the_data_dir(built: dict[str, Path]) -> None:

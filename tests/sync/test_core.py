@@ -222,3 +222,30 @@ def test_state_says_synced_only_when_nothing_waits():
     assert (waiting["synced"], waiting["backlog"], waiting["lagMs"]) == (False, 3, 6)
     core.on_disconnected()
     assert state_event(core, 0, None, 10)["synced"] is False
+
+
+def test_a_long_page_is_injected_in_pieces_that_fit_a_packet():
+    core = connected({"lobby": 0}, SyncConfig(max_inject_bytes=1000))
+    (bf,) = sends(core.on_cloud(live(3), 0), "backfill")
+    events = [{**live(i), "text": "z" * 300} for i in range(1, 8)]
+    page = {
+        "type": "page",
+        "requestId": bf["requestId"],
+        "room": "lobby",
+        "messages": events,
+        "hasMore": False,
+    }
+    injects = core.on_cloud(page, 1)
+    assert [[m["seq"] for m in i.messages] for i in injects] == [[1, 2], [3, 4], [5, 6], [7]]
+    for i in reversed(injects):
+        out = core.on_router({"type": "stored", "requestId": i.request_id}, 2)
+    assert out == [SaveCursors({"lobby": 7})]
+
+
+def test_the_first_answer_after_a_silence_rechecks_every_room():
+    core = connected()
+    core.outbox_read([(1, msg(1))], 0)
+    core.tick(1000)  # no ack: the cloud went quiet
+    effects = core.on_cloud({"type": "synced", "batchId": "late", "accepted": [{"id": "msg00001"}]}, 1500)
+    assert sends(effects, "rooms") and RetireOutbox(["msg00001"]) in effects
+    assert not sends(core.on_cloud({"type": "synced", "batchId": "x", "accepted": []}, 1600), "rooms")

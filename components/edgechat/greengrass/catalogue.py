@@ -116,7 +116,33 @@ STREAM = Component(
     aws_requires=MappingProxyType({"aws.greengrass.StreamManager": ">=2.0.0 <3.0.0"}),
 )
 
-CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB, STREAM)
+# IoT Core topics of this core's thing ({iot:thingName}: nucleus 2.6.0 or later).
+_SYNC_UP = "sync/{iot:thingName}/up"
+_SYNC_DOWN = "sync/{iot:thingName}/down"
+
+SYNC = Component(
+    name=f"{NAMESPACE}.Sync",
+    module="edgechat.sync",
+    description="edgechat's store-and-forward link to the cloud: nothing lost, nothing doubled.",
+    settings=("site_id", "sync_thing"),
+    # "": the core's own thing name (AWS_IOT_THING_NAME), as IoT Core knows it.
+    core_defaults=MappingProxyType({"sync_thing": ""}),
+    from_broker=("data_dir", "internal_port"),
+    requires=(BROKER.name, ROUTER.name),
+    permissions=(
+        Permission(
+            "aws.greengrass.ipc.mqttproxy", ("aws.greengrass#PublishToIoTCore",), (_SYNC_UP,),
+            "Sync: send this core's batches and requests",
+        ),
+        Permission(
+            "aws.greengrass.ipc.mqttproxy", ("aws.greengrass#SubscribeToIoTCore",),
+            (_SYNC_DOWN, "chat/pub/+"),
+            "Sync: the cloud's answers and its live fan-out",
+        ),
+    ),
+)  # fmt: skip
+
+CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB, STREAM, SYNC)
 
 
 def by_name(name: str) -> Component:

@@ -41,6 +41,7 @@ class SyncConfig:
     backfill_limit: int = 200
     backfill_timeout_ms: int = 20_000
     inject_timeout_ms: int = 30_000
+    max_inject_bytes: int = 48 * 1024  # the edge broker's packets are at most 64 KiB
     rooms_every_ms: int = 300_000  # a full check even when nothing looks missing
 
 
@@ -120,6 +121,20 @@ def _ids(items: Any) -> list[str]:
     return [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
 
 
+def _chunks(events: list[dict[str, Any]], budget: int) -> list[list[dict[str, Any]]]:
+    """Consecutive runs of ``events`` whose JSON fits ``budget`` bytes (one at least)."""
+    out: list[list[dict[str, Any]]] = []
+    size = budget
+    for event in events:
+        length = len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+        if size + length > budget:
+            out.append([])
+            size = 0
+        out[-1].append(event)
+        size += length
+    return out
+
+
 def _room(event: Any) -> str | None:
     room = event.get("room") if isinstance(event, dict) else None
     return room if isinstance(room, str) and room else None
@@ -144,6 +159,9 @@ class SyncCore:
         self._inject_ms: dict[str, int] = {}
         self._rooms_request: str | None = None
         self._rooms_ms: int | None = None
+        # Set when the cloud stopped answering; its next word means the link is
+        # back (under Greengrass, IPC does not say when the nucleus reconnects).
+        self._silent = False
 
     def _next_id(self, kind: str) -> str:
         self._counter += 1
@@ -224,6 +242,13 @@ class SyncCore:
         if not isinstance(body, dict):
             return []
         self.last_contact_ms = now_ms
+        effects: list[Effect] = []
+        if self._silent and self.connected:
+            self._silent = False
+            effects += self._ask_rooms(now_ms)
+        return effects + self._dispatch(body, now_ms)
+
+    def _dispatch(self, body: dict[str, Any], now_ms: int) -> list[Effect]:
         match body.get("type"):
             case "synced":
                 return self._on_synced(body)
@@ -272,9 +297,10 @@ class SyncCore:
         if fresh:
             # The page is the cloud's whole answer after ``high``: a seq it skips
             # does not exist there, so the cursor may pass it.
-            r.high = fresh[-1]["seq"]
-            r.seen = max(r.seen, r.high)
-            effects.append(self._inject(room, r, fresh, now_ms))
+            r.seen = max(r.seen, fresh[-1]["seq"])
+            for chunk in _chunks(fresh, self.config.max_inject_bytes):
+                r.high = chunk[-1]["seq"]
+                effects.append(self._inject(room, r, chunk, now_ms))
         if (page.get("hasMore") is True and fresh) or r.seen > r.high:  # more, or seen meanwhile
             effects += self._backfill(room, r, now_ms)
         return effects
@@ -348,6 +374,7 @@ class SyncCore:
         late = [b for b in self._in_flight.values() if now_ms - b.sent_ms >= c.ack_timeout_ms]
         if late:
             self.counters.timeouts += 1
+            self._silent = True
             self._in_flight.clear()
             self._sent_upto = 0  # everything still queued goes again
             self._backoff_ms = min(max(self._backoff_ms * 2, c.backoff_min_ms), c.backoff_max_ms)

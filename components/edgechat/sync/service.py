@@ -1,0 +1,301 @@
+"""The Sync service's shell: the cloud link, the edge broker, the store.
+
+One task drives ``SyncCore`` with every event in arrival order (the cloud's
+messages, the Router's answers, a tick) and carries out its effects:
+
+* messages go up from the store's outbox (this process reads it and deletes
+  what the cloud acknowledged: its own SQLite connection to the Router's file);
+* messages from the cloud go to the Router on ``edgechat/sync/in`` (the Router
+  is the store's only writer of messages) and the cursor moves once the Router
+  answers on ``edgechat/sync/stored``;
+* the state (connected, backlog, lag, last contact) is published retained on
+  ``chat/sync/state`` for the web app and written to ``run/sync.json`` for
+  ``edgechat status``; metrics are logged every minute.
+
+Every step is safe to repeat, so the process may die anywhere: the outbox and
+the cursors are in the store, the cloud's ingest and the Router's are
+idempotent by message id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from edgechat.core import topics
+from edgechat.core.protocol import encode
+from edgechat.store.base import StoreError, SyncStore
+from edgechat.sync.core import (
+    Effect,
+    InjectMessages,
+    RetireOutbox,
+    SaveCursors,
+    SendUp,
+    SyncConfig,
+    SyncCore,
+    state_event,
+)
+from edgechat.sync.uplink import (
+    CLOUD_PUB_FILTER,
+    Connected,
+    Disconnected,
+    Received,
+    Uplink,
+    down_topic,
+    up_topic,
+)
+
+log = logging.getLogger(__name__)
+
+SYNC_CLIENT_ID = "edgechat-sync"
+TICK_S = 0.5
+STATE_EVERY_S = 5.0
+METRICS_EVERY_S = 60.0
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Local:
+    topic: str
+    payload: bytes
+
+
+class _Tick:
+    pass
+
+
+class SyncService:
+    def __init__(
+        self,
+        store: SyncStore,
+        uplink: Uplink,
+        *,
+        thing: str,
+        site: str,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        status_path: Path | None = None,
+        config: SyncConfig | None = None,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.store, self.uplink = store, uplink
+        self.thing, self.site = thing, site
+        self.host, self.port, self.username, self.password = host, port, username, password
+        self.status_path = status_path
+        self.config = config or SyncConfig()
+        self.clock = clock
+        self.ready = asyncio.Event()
+        self.core: SyncCore | None = None
+        self.backlog: tuple[int, int | None] = (0, None)
+        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-store")
+        self._local: aiomqtt.Client | None = None
+        self._outbox_dirty = True
+        self._last_state: dict[str, Any] | None = None
+        self._state_at = 0.0
+        self._metrics_at = 0.0
+
+    async def _store(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    # -- lifecycle
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        cursors = await self._store(self.store.cursors)
+        self.core = SyncCore(self.config, cursors, secrets.token_hex(3))
+        self.backlog = await self._store(self.store.outbox_stats)
+        tasks = [
+            asyncio.create_task(self._local_link(), name="sync-local"),
+            asyncio.create_task(self._ticker(), name="sync-tick"),
+        ]
+        await self.uplink.start(self._events)
+        try:
+            await self._drive()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.uplink.stop()
+            self._db.shutdown(wait=True)
+
+    async def _local_link(self) -> None:
+        """The edge broker: the Router's answers and this site's new messages."""
+        delay = 0.1
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.host, self.port, username=self.username, password=self.password,
+                    identifier=SYNC_CLIENT_ID, protocol=aiomqtt.ProtocolVersion.V5, keepalive=30,
+                ) as client:  # fmt: skip
+                    await client.subscribe(topics.SYNC_STORED, qos=1)
+                    await client.subscribe(f"{topics.ROOT}/pub/+", qos=0)  # a local message: the outbox grew
+                    self._local = client
+                    self._last_state = None  # publish it again: the broker may have restarted
+                    self.ready.set()
+                    delay = 0.1
+                    async for msg in client.messages:
+                        self._events.put_nowait(_Local(str(msg.topic), bytes(msg.payload or b"")))  # type: ignore[arg-type]
+            except aiomqtt.MqttError as exc:
+                log.warning("sync: edge broker connection lost (%s); retrying in %.1f s", exc, delay)
+            self._local = None
+            self.ready.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            self._events.put_nowait(_Tick())
+
+    # -- the one loop that drives the core
+
+    async def _drive(self) -> None:
+        assert self.core is not None
+        core = self.core
+        while True:
+            event = await self._events.get()
+            now = self.clock()
+            effects: list[Effect] = []
+            try:
+                match event:
+                    case Connected():
+                        log.info("sync: connected to the cloud as %s", self.thing)
+                        effects = core.on_connected(now)
+                        self._outbox_dirty = True
+                    case Disconnected(reason=reason):
+                        if core.connected:
+                            log.warning("sync: disconnected from the cloud: %s", reason)
+                        core.on_disconnected()
+                    case Received(topic=topic, payload=payload):
+                        if topic == down_topic(self.thing) or topic.startswith("chat/pub/"):
+                            effects = core.on_cloud(_json(payload), now)
+                    case _Local(topic=topic, payload=payload):
+                        effects = self._on_local(core, topic, payload, now)
+                    case _Tick():
+                        effects = core.tick(now)
+                        self._outbox_dirty = True  # cheap insurance against a missed wake-up
+                await self._apply(effects)
+                await self._pump_outbox(core)
+                await self._report(core, isinstance(event, _Tick))
+            except Exception:  # a bug must cost one event, never the link
+                log.exception("sync: failed on %s", type(event).__name__)
+
+    def _on_local(self, core: SyncCore, topic: str, payload: bytes, now: int) -> list[Effect]:
+        if topic == topics.SYNC_STORED:
+            return core.on_router(_json(payload), now)
+        body = _json(payload)
+        if isinstance(body, dict) and body.get("type") == "message" and body.get("site") == self.site:
+            self._outbox_dirty = True
+        return []
+
+    async def _apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case SendUp(body=body):
+                    await self._send_up(body)
+                case InjectMessages(request_id=rid, messages=messages):
+                    local = self._local
+                    if local is None:  # the Router cannot answer: the core's timeout rewinds
+                        continue
+                    body = {"type": "inject", "requestId": rid, "messages": messages}
+                    await local.publish(topics.SYNC_IN, encode(body), qos=1)
+                case RetireOutbox(ids=ids):
+                    await self._store(self.store.outbox_done, ids)
+                    self._outbox_dirty = True
+                case SaveCursors(cursors=cursors):
+                    await self._store(self.store.advance_cursors, cursors)
+
+    async def _send_up(self, body: dict[str, Any]) -> None:
+        try:
+            await self.uplink.publish(up_topic(self.thing), encode(body))
+        except Exception as exc:  # any failure: the core's timeout resends
+            log.debug("sync: %s not sent: %s", body.get("type"), exc)
+
+    async def _pump_outbox(self, core: SyncCore) -> None:
+        if not self._outbox_dirty:
+            return
+        wanted = core.outbox_wanted(self.clock())
+        if wanted is None:
+            return
+        after, limit = wanted
+        try:
+            rows = await self._store(self.store.outbox, after, limit)
+        except StoreError as exc:
+            log.error("sync: cannot read the outbox: %s", exc)
+            return
+        if len(rows) < limit:
+            self._outbox_dirty = False
+        sends = core.outbox_read(rows, self.clock())
+        # Concurrently: the batches are independent and the cloud answers each.
+        await asyncio.gather(*(self._send_up(s.body) for s in sends if isinstance(s, SendUp)))
+
+    # -- visible state
+
+    async def _report(self, core: SyncCore, tick: bool) -> None:
+        loop = asyncio.get_running_loop()
+        now_s = loop.time()
+        if not tick and now_s - self._state_at < 1.0:
+            return
+        try:
+            self.backlog = await self._store(self.store.outbox_stats)
+        except StoreError as exc:
+            log.error("sync: cannot read the outbox size: %s", exc)
+        now = self.clock()
+        state = state_event(core, self.backlog[0], self.backlog[1], now)
+        changed = {k: v for k, v in state.items() if k not in ("updatedMs", "lagMs", "lastContactMs")}
+        last = self._last_state
+        if self._local is not None and (last != changed or now_s - self._state_at >= STATE_EVERY_S):
+            await self._local.publish(topics.SYNC_STATE, encode(state), qos=1, retain=True)
+            self._last_state = changed
+            self._state_at = now_s
+        if self.status_path is not None:
+            self._write_status(state, core)
+        if now_s - self._metrics_at >= METRICS_EVERY_S:
+            self._metrics_at = now_s
+            c = core.counters
+            log.info(
+                "sync: connected=%s backlog=%d lag=%.1fs in_flight=%d sent=%d acked=%d rejected=%d "
+                "received=%d backfills=%d timeouts=%d",
+                core.connected, state["backlog"], state["lagMs"] / 1000, core.in_flight, c.sent, c.acked,
+                c.rejected, c.received, c.backfills, c.timeouts,
+            )  # fmt: skip
+
+    def _write_status(self, state: dict[str, Any], core: SyncCore) -> None:
+        assert self.status_path is not None
+        cursors = {r: s.cursor for r, s in core.rooms.items()}
+        status = {**state, "pid": os.getpid(), "thing": self.thing, "inFlight": core.in_flight,
+                  "counters": asdict(core.counters), "cursors": cursors}  # fmt: skip
+        try:
+            self.status_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.status_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(status))
+            os.replace(tmp, self.status_path)
+        except OSError as exc:
+            log.warning("sync: could not write %s: %s", self.status_path, exc)
+
+
+def _json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+
+
+__all__ = ["CLOUD_PUB_FILTER", "SyncService"]

@@ -1,0 +1,48 @@
+"""The Sync service from Settings: shared by ``edgechat up`` (through the
+component's main, as a child process) and the Sync component under Greengrass."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from edgechat.broker import system_password
+from edgechat.broker.config import SYSTEM_USER
+from edgechat.settings import Settings
+from edgechat.store import SqliteStore
+from edgechat.sync.service import SyncService
+from edgechat.sync.uplink import IpcUplink, Mqtt5Uplink, Uplink
+
+# Set by the nucleus for every component: the core's thing name.
+THING_ENV = "AWS_IOT_THING_NAME"
+
+
+def status_path(settings: Settings) -> Any:
+    return settings.paths.root / "run" / "sync.json"
+
+
+def uplink_for(settings: Settings, ipc: Any = None) -> tuple[Uplink, str]:
+    """The link to the cloud and the thing name it speaks as."""
+    if ipc is not None:
+        thing = settings.sync_thing or os.environ.get(THING_ENV) or settings.thing
+        return IpcUplink(ipc, thing), thing
+    endpoint = settings.sync_endpoint
+    if endpoint is None:
+        raise ValueError("sync is off: set sync_url (mqtts://host:port), or run under Greengrass")
+    missing = [n for n in ("sync_cert_file", "sync_key_file") if not getattr(settings, n)]
+    if missing:
+        raise ValueError(f"sync_url needs {' and '.join(missing)} (the thing's certificate and key)")
+    host, port = endpoint
+    uplink = Mqtt5Uplink(
+        host, port, settings.thing, cert=str(settings.sync_cert_file), key=str(settings.sync_key_file),
+        ca=settings.sync_ca_file or None,
+    )  # fmt: skip
+    return uplink, settings.thing
+
+
+def sync_service(settings: Settings, store: SqliteStore, ipc: Any = None) -> SyncService:
+    uplink, thing = uplink_for(settings, ipc)
+    return SyncService(
+        store, uplink, thing=thing, site=settings.site_id, host="127.0.0.1", port=settings.internal_port,
+        username=SYSTEM_USER, password=system_password(settings), status_path=status_path(settings),
+    )  # fmt: skip
