@@ -36,6 +36,11 @@ def register(sub: Any) -> None:
     up.add_argument("--region", default="us-east-1", help="the region the local cloud pretends to be")
     up.add_argument("--port-base", type=int, default=0, help="first of its ports (default: free ports)")
     up.add_argument("--moto-url", help="use this running moto_server instead of starting one")
+    up.add_argument(
+        "--store", choices=("dynamodb", "memory"), default="dynamodb",
+        help="messages in DynamoDB on moto (default), or in memory for benchmarks: moto's "
+        "TransactWriteItems copies the whole table per item, so writes slow as the table grows",
+    )  # fmt: skip
     up.set_defaults(func=cmd_up)
 
     for name, func, what in (

@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -31,12 +32,13 @@ from edgechat.broker import passwords
 from edgechat.broker.config import SYSTEM_USER
 from edgechat.cloud import template
 from edgechat.cloud.handlers import stream as stream_handler
-from edgechat.cloud.handlers.deps import build
+from edgechat.cloud.handlers.deps import Deps, Publish, build
 from edgechat.cloud.local import broker, certs, provision
 from edgechat.cloud.local import web as cloud_web
 from edgechat.cloud.local.poller import KinesisPoller
 from edgechat.cloud.local.rules import RulesRunner, compile_rules
 from edgechat.core.protocol import Limits
+from edgechat.store.memory import MemoryStore
 from edgechat.web.service import DEFAULT_DIST
 
 log = logging.getLogger("edgechat.cloud")
@@ -152,7 +154,7 @@ async def _serve(args: argparse.Namespace) -> int:
             password=system_password, put_record=put_record, streams={"ChatStream": made.stream},
         )  # fmt: skip
         dynamodb = session.client("dynamodb", endpoint_url=moto_url)
-        deps = build(dynamodb, made.table, SITE, runner.publish, RETENTION_DAYS)
+        deps = _handler_deps(args, dynamodb, made.table, runner.publish)
         await loop.run_in_executor(None, runner.start, deps)
         stack.callback(runner.stop)
         poller = KinesisPoller(kinesis, made.stream, lambda event: stream_handler.handle(event, deps))
@@ -182,6 +184,13 @@ async def _serve(args: argparse.Namespace) -> int:
         # IoT Core does not stay down: neither does its stand-in (kill -9 it to test
         # what a broker outage does; the rules runner reconnects by itself).
         return await _until_stopped(loop, children, {"mosquitto": broker_child.start})
+
+
+def _handler_deps(args: argparse.Namespace, dynamodb: Any, table: str, publish: Publish) -> Deps:
+    deps = build(dynamodb, table, SITE, publish, RETENTION_DAYS)
+    if getattr(args, "store", "dynamodb") == "memory":
+        deps.store = MemoryStore()  # type: ignore[assignment]  (the same MessageStore contract)
+    return deps
 
 
 class _Restartable:
