@@ -58,14 +58,23 @@ def cmd_credentials_new(args: argparse.Namespace) -> int:
         except ClientError as exc:
             print(f"edgechat: {exc.message}", file=sys.stderr)
             return 2
-    creds = issue(_settings(args), nick)
-    print(json.dumps(creds.to_json(), indent=2))
+    settings = _settings(args)
+    creds = issue(settings, nick)
+    out = creds.to_json()
+    if args.moderator:
+        from edgechat.broker.roles import set_moderator
+
+        set_moderator(settings, creds.client_id, True)
+        out["moderator"] = True
+    print(json.dumps(out, indent=2))
     return 0
 
 
 def cmd_credentials_revoke(args: argparse.Namespace) -> int:
     from edgechat.broker.credentials import revoke
+    from edgechat.broker.roles import set_moderator
 
+    set_moderator(_settings(args), args.client_id, False)  # a role outlives no credential
     if not revoke(_settings(args), args.client_id):
         print(f"edgechat: no credential for {args.client_id}", file=sys.stderr)
         return 1
@@ -203,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     new = creds_sub.add_parser("new", help="make a credential and print it as JSON")
     data_dir(new)
     new.add_argument("--nick", help="the nick the client will use")
+    new.add_argument("--moderator", action="store_true", help="give it the moderator role")
     new.set_defaults(func=cmd_credentials_new)
     revoke = creds_sub.add_parser("revoke", help="remove a credential")
     data_dir(revoke)
@@ -229,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     from edgechat.labeler.cli import register as register_labels
 
     register_labels(sub)
+
+    from edgechat.mod.cli import register as register_mod
+
+    register_mod(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -172,11 +173,18 @@ class ModerationShell:
         return facts
 
     def _sync_state(self) -> dict[str, Any] | None:
+        """What waits to go up (the store's outbox), and what the Sync service
+        last reported (``run/sync.json``, when it runs)."""
+        state: dict[str, Any] = {}
         outbox_stats = getattr(self.store, "outbox_stats", None)
-        if outbox_stats is None:
-            return None
-        queued, oldest = outbox_stats()
-        return {"outboxQueued": queued, "outboxOldestTs": oldest}
+        if outbox_stats is not None:
+            queued, oldest = outbox_stats()
+            state |= {"outboxQueued": queued, "outboxOldestTs": oldest}
+        report = self.data_dir / "run" / "sync.json" if self.data_dir is not None else None
+        if report is not None and report.exists():
+            with contextlib.suppress(OSError, ValueError):
+                state["service"] = json.loads(report.read_text())
+        return state or None
 
 
 def _disk(data_dir: Path) -> dict[str, int]:

@@ -1,0 +1,1 @@
+"""Moderation from scripts: ``edgechat mod ...`` and ``edgechat rooms``."""
