@@ -123,6 +123,9 @@ class Settings:
     sync_cert_file: str | None = None
     sync_key_file: str | None = None
     sync_ca_file: str | None = None
+    # Label shared pictures on this core (docs/labeler.md) when the `labeler`
+    # extra is installed; false keeps a small core from trying.
+    labeler: bool = True
     stream: StreamSettings = field(default_factory=StreamSettings)
 
     def __post_init__(self) -> None:

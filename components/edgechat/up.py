@@ -105,6 +105,18 @@ def _open_stream_store(settings: Settings, store: Any) -> StreamStore:
         raise StartupError(f"the stream store cannot open: {exc}") from None
 
 
+def _labeler(settings: Settings) -> tuple[Any, Any] | None:
+    """The Labeler (service, label cache) when it is on and its extra is installed."""
+    if not settings.labeler:
+        return None
+    from edgechat.labeler.wiring import extra_installed, labeler_service
+
+    if not extra_installed():
+        log.info("labeler: off (pip install 'edgechat[labeler]' to label pictures)")
+        return None
+    return labeler_service(settings)
+
+
 def _stream_service(settings: Settings, stream_store: StreamStore) -> StreamService:
     try:
         return stream_wiring.stream_service(settings, stream_store)
@@ -131,6 +143,7 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None: 
     broker = Broker(settings)
     web = WebService(settings)
     stream_store = _open_stream_store(settings, store)
+    labeler: tuple[Any, Any] | None = None  # docs/labeler.md
     sync = SyncProcess(settings) if settings.sync_url else None  # docs/sync.md
     tasks: list[asyncio.Task[Any]] = []
     try:
@@ -161,6 +174,13 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None: 
         if sync is not None:
             await sync.start()
             tasks.append(asyncio.create_task(sync.supervise(), name="sync"))
+        labeler = _labeler(settings)  # after the broker: it needs the system account
+        if labeler is not None:  # its models load with the first picture
+            tasks.append(asyncio.create_task(labeler[0].run(), name="labeler"))
+            try:
+                await asyncio.wait_for(labeler[0].ready.wait(), ready_timeout_s)
+            except TimeoutError:
+                log.warning("labeler: not connected yet; pictures are labelled once it is")
         where = urls(settings)
         print(f"edgechat ready {where.mqtt} {where.ws} {where.http} data={paths.root}", flush=True)
         await stop.wait()
@@ -175,6 +195,8 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None: 
         await broker.stop()
         store.close()
         stream_store.close()
+        if labeler is not None:
+            labeler[1].close()
         clear_runtime(paths)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

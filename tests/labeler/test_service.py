@@ -22,7 +22,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory):
-    with running_edge(tmp_path_factory.mktemp("edge") / "data") as e:
+    # The edge's own Labeler off: these tests run theirs, with a cache of their own.
+    with running_edge(tmp_path_factory.mktemp("edge") / "data", {"labeler": False}) as e:
         yield e
 
 

@@ -4,6 +4,7 @@ import { Connection } from "./connection.js";
 import { ulid } from "./ids.js";
 import { connectParams, renewDelayMs } from "./iot-url.js";
 import { parseNick, parseRoom, roomFromHash, roomHash } from "./names.js";
+import { PictureUi, pictureStrip } from "./pictures.js";
 import { RoomView } from "./roomview.js";
 import * as storage from "./storage.js";
 import { StreamUi } from "./stream.js";
@@ -38,6 +39,7 @@ const app = {
 };
 
 let messages; // MessageList
+let pictures; // PictureUi: attach, thumbnails, the tag cloud
 let stream; // StreamUi: typing, reactions, device readings
 
 const me = () => (app.session ? app.session.clientId : null);
@@ -253,6 +255,9 @@ function onMessage(topic, event) {
       return onRooms(event);
     case "error":
       return onError(event);
+    case "labels":
+    case "tagcloud":
+      return pictures.onEvent(event);
     case "activity":
       return stream.onActivity(event);
     default:
@@ -293,6 +298,7 @@ function onPresence(event) {
 }
 
 function addStored(message) {
+  pictures.remember(message);
   const view = viewOf(message.room);
   const { gapAfter } = view.add(message);
   settle(message.id);
@@ -311,7 +317,7 @@ function onAck(event) {
   if (!item) return;
   addStored({
     id: event.id, room: event.room, seq: event.seq, ts: event.ts, orderKey: event.orderKey,
-    clientId: me(), nick: app.nick, text: item.text,
+    clientId: me(), nick: app.nick, text: item.text, attachments: item.attachments,
   });
   if (event.room === app.room) render();
 }
@@ -409,7 +415,7 @@ function listRooms() {
 // ---- sending
 
 function persistOutbox() {
-  storage.saveOutbox(app.outbox.map(({ id, room, text, ts }) => ({ id, room, text, ts })));
+  storage.saveOutbox(app.outbox.map(({ id, room, text, ts, attachments }) => ({ id, room, text, ts, attachments })));
 }
 
 function transmit(item) {
@@ -419,7 +425,8 @@ function transmit(item) {
   }
   item.state = "pending";
   item.tries += 1;
-  send({ type: "message", id: item.id, room: item.room, text: item.text });
+  const attached = item.attachments && item.attachments.length ? { attachments: item.attachments } : {};
+  send({ type: "message", id: item.id, room: item.room, text: item.text, ...attached });
   clearTimeout(app.timers.get(item.id));
   app.timers.set(item.id, setTimeout(() => {
     if (item.state === "pending" && app.outbox.includes(item)) {
@@ -451,8 +458,8 @@ function settle(id) {
   if (app.status !== "connected") setBanner(app.status);
 }
 
-function sendText(text) {
-  const item = { id: ulid(), room: app.room, text, ts: Date.now(), state: "queued", tries: 0 };
+function sendText(text, attachments = []) {
+  const item = { id: ulid(), room: app.room, text, ts: Date.now(), state: "queued", tries: 0, attachments };
   app.outbox.push(item);
   persistOutbox();
   transmit(item);
@@ -492,6 +499,7 @@ function selectRoom(raw) {
   $("room-title").textContent = `#${room}`;
   stream.enterRoom(room);
   document.title = `#${room} · edgechat`;
+  pictures.enterRoom(room);
   $("composer").hidden = false;
   $("copy-link").hidden = false;
   messages.clear();
@@ -518,7 +526,10 @@ function render(scroll) {
   const stored = view.sorted().map((m) => ({ ...m, state: "sent" }));
   const waiting = app.outbox
     .filter((m) => m.room === view.room && !view.byId.has(m.id))
-    .map((m) => ({ id: m.id, clientId: me(), nick: app.nick, ts: m.ts, text: m.text, state: m.state, error: m.error }));
+    .map((m) => ({
+      id: m.id, clientId: me(), nick: app.nick, ts: m.ts, text: m.text, state: m.state, error: m.error,
+      attachments: m.attachments,
+    }));
   messages.render([...stored, ...waiting], me());
   const older = $("load-older");
   older.hidden = !view.hasOlder;
@@ -597,7 +608,9 @@ function closeSidebarOnNarrow() {
 }
 
 function wire() {
-  messages = new MessageList($("messages"), retry);
+  messages = new MessageList($("messages"), retry, pictureStrip);
+  pictures = new PictureUi({ session: () => app.session, room: () => app.room, changed: () => {} });
+  pictures.mount($("composer"), $("sidebar"));
   stream = new StreamUi({
     send: (event) => canSend() && app.conn.stream(event),
     room: () => app.room,
@@ -611,8 +624,9 @@ function wire() {
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const box = $("text");
-    if (!box.value.trim() || !app.room) return;
-    sendText(box.value);
+    // A picture may go without words; wait for uploads still under way.
+    if ((!box.value.trim() && !pictures.staged.length) || pictures.busy || !app.room) return;
+    sendText(box.value.trim() ? box.value : "", pictures.take());
     box.value = "";
     box.focus();
   });
@@ -662,6 +676,7 @@ async function main() {
   }
   showNick();
   app.config = await loadConfig();
+  pictures.setEnabled(!viaCognito());
   setBanner("connecting");
   selectRoom(roomFromHash(location.hash) ?? "lobby");
   await connect();

@@ -27,8 +27,10 @@ export function formatTime(ts, now = new Date()) {
 const STATE_LABEL = { pending: "Sending…", queued: "Waiting for connection", failed: "Not sent" };
 
 export class MessageList {
-  constructor(list, onRetry) {
+  /** decorate(item): an extra node for a message (its pictures), or null. */
+  constructor(list, onRetry, decorate = () => null) {
     this.list = list;
+    this.decorate = decorate;
     this.nodes = new Map(); // id -> <li>
     list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-retry]");
@@ -78,7 +80,10 @@ export class MessageList {
     meta.append(time);
     const status = el("span", { cls: "status" });
     const retry = el("button", { cls: "retry", text: "Retry", attrs: { type: "button", "data-retry": "" } });
-    node.append(meta, el("div", { cls: "text", text: item.text }), status, retry);
+    node.append(meta, el("div", { cls: "text", text: item.text }));
+    const extra = this.decorate(item);
+    if (extra) node.append(extra);
+    node.append(status, retry);
     return node;
   }
 

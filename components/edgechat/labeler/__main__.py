@@ -18,24 +18,9 @@ class LabelerComponent:
     live: frozenset[str] = frozenset()
 
     async def run(self, settings: Settings, ready: asyncio.Event) -> None:
-        from edgechat.broker import system_password
-        from edgechat.broker.config import SYSTEM_USER
-        from edgechat.labeler.cache import CachedProvider, LabelCache
-        from edgechat.labeler.cli import cache_path
-        from edgechat.labeler.intake import PictureStore
-        from edgechat.labeler.offline import OfflineProvider
-        from edgechat.labeler.service import LabelerService
+        from edgechat.labeler.wiring import labeler_service
 
-        offline = await asyncio.to_thread(OfflineProvider)  # verifies hashes, loads models (seconds)
-        cache = LabelCache(cache_path(settings.paths.root))
-        service = LabelerService(
-            CachedProvider(offline, cache),
-            PictureStore.in_data_dir(settings.paths.root),
-            host="127.0.0.1",
-            port=settings.internal_port,
-            username=SYSTEM_USER,
-            password=system_password(settings),
-        )
+        service, cache = labeler_service(settings)  # the models load with the first picture
         try:
             await serve(service.run(), service.ready, ready, "labeler-service")
         finally:

@@ -22,6 +22,11 @@ CLASSIFIER_SIZE = 280  # EfficientNet-Lite3's input
 class OfflineProvider:
     MODEL = "offline:ssd-mobilenet-v2+efficientnet-lite3:openpibo-0.4.4"
 
+    @classmethod
+    def name_for(cls, min_confidence: float = 50.0) -> str:
+        """The cache key, known without loading anything."""
+        return f"{cls.MODEL}:min{min_confidence:g}"
+
     def __init__(
         self,
         folder: Path | None = None,
@@ -40,7 +45,7 @@ class OfflineProvider:
         self.min_confidence = min_confidence
         self.max_pixels = max_pixels
         # The cache key: model version and threshold both change the answer.
-        self.name = f"{self.MODEL}:min{min_confidence:g}"
+        self.name = self.name_for(min_confidence)
         self._cv2 = cv2
         cv2.setNumThreads(threads)
         self._detector = cv2.dnn.readNetFromTensorflow(str(files.detector_graph), str(files.detector_config))
