@@ -10,9 +10,9 @@ import time
 import pytest
 from PIL import Image
 from skimage import data as samples
+from tests.web.conftest import room_name
 
 from edgechat.labeler.wiring import extra_installed
-from tests.web.conftest import room_name
 
 pytestmark = pytest.mark.skipif(not extra_installed(), reason="the labeler extra is not installed")
 
@@ -76,5 +76,5 @@ def test_a_posted_picture_is_a_thumbnail_elsewhere_and_its_labels_fill_the_tag_c
     cy.page.locator(f'#messages img[data-sha="{sha}"]').wait_for()
     cy.page.wait_for_selector('#tags button[data-tag="Cat"]', timeout=10_000)
     with capsys.disabled():
-        print(f"\npicture: thumbnail on the other page {shown - sent:.2f} s after Send, "
-              f"in the tag cloud {labelled - sent:.2f} s after Send (models loaded on first use)")  # fmt: skip
+        print(f"\npicture: thumbnail on the other page {shown - sent:.2f} s after Send, in the tag "
+              f"cloud {labelled - sent:.2f} s after Send (models loaded on first use)")  # fmt: skip
