@@ -14,5 +14,5 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --no-index --no-cache-dir --disable-pip-version-check \
   --find-links "{artifacts:decompressedPath}/wheels-any" \
   --find-links "{artifacts:decompressedPath}/wheels-@arch@" \
-  "edgechat==@package_version@"
+  "edgechat@extras@==@package_version@"
 echo "{artifacts:decompressedPath}" > "$stamp"

@@ -18,12 +18,21 @@ def reference_schema(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+ARCHES = ("amd64", "aarch64")
+
+
 class FakeWheels:
     """Stands in for pip: one small file per folder, no network."""
 
-    def fetch(self, dest: Path) -> Mapping[str, Path]:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []  # the extras of each fetch
+
+    def fetch(
+        self, dest: Path, *, extras: tuple[str, ...] = (), architectures: tuple[str, ...] = ARCHES
+    ) -> Mapping[str, Path]:
+        self.calls.append(extras)
         folders = {}
-        for key in ("any", "amd64", "aarch64"):
+        for key in ("any", *architectures):
             folder = dest / key
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"fake-{key}.whl").write_bytes(b"wheel")

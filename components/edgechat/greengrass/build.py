@@ -114,11 +114,21 @@ def build_component(
     return Built(component.name, version, recipe_path, artifacts)
 
 
-def _wheels(out: Path, source: WheelSource | None, fetch: bool) -> Mapping[str, Path] | None:
+def _wheels(
+    out: Path, source: WheelSource | None, fetch: bool, component: Component | None = None
+) -> Mapping[str, Path] | None:
+    """The wheels most components share, or a component's own set when it
+    installs pip extras (the Labeler's are large and amd64-only)."""
     if not fetch:
         return None
     try:
-        return (source or PipWheels(PROJECT_ROOT)).fetch(out / "wheels")
+        if component is None or not component.extras:
+            return (source or PipWheels(PROJECT_ROOT)).fetch(out / "wheels")
+        return (source or PipWheels(PROJECT_ROOT)).fetch(
+            out / f"wheels-{'-'.join(component.extras)}",
+            extras=component.extras,
+            architectures=component.architectures,
+        )
     except WheelError as exc:
         raise BuildError(str(exc)) from None
 
@@ -136,8 +146,12 @@ def build_all(
         components = select(names)
     except KeyError as exc:
         raise BuildError(str(exc.args[0])) from None
-    wheels = _wheels(out, source, fetch)
-    return [build_component(c, out, version or DEFAULT_VERSION, wheels, root=root) for c in components]
+    shared = _wheels(out, source, fetch) if any(not c.extras for c in components) else None
+    built = []
+    for c in components:
+        wheels = _wheels(out, source, fetch, c) if c.extras else shared
+        built.append(build_component(c, out, version or DEFAULT_VERSION, wheels, root=root))
+    return built
 
 
 def read_gdk_config(project_dir: Path) -> tuple[str, str]:
@@ -170,7 +184,7 @@ def build_for_gdk(
     except KeyError as exc:
         raise BuildError(str(exc.args[0])) from None
     out = project_dir / "greengrass-build"
-    wheels = _wheels(out, source, fetch)
+    wheels = _wheels(out, source, fetch, component)
     recipe_file = project_recipe_file(project_dir)
     return [build_component(component, out, version, wheels, recipe_file=recipe_file, root=root)]
 

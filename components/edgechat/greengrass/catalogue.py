@@ -60,6 +60,10 @@ class Component:
     # Heavy components (the picture labeller) are deployed separately so a small
     # Pi runs without them; the docs list which runs where.
     heavy: bool = False
+    # pip extras its environment installs (`edgechat[labeler]`), and the
+    # architectures whose wheels exist for all of them (docs/deploy.md).
+    extras: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = tuple(ARCHITECTURES)
 
     @property
     def short(self) -> str:
@@ -142,7 +146,21 @@ SYNC = Component(
     ),
 )  # fmt: skip
 
-CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB, STREAM, SYNC)
+LABELER = Component(
+    name=f"{NAMESPACE}.Labeler",
+    module="edgechat.labeler",
+    description="edgechat's picture labels and tag clouds, from models that run on the core (no network).",
+    # The picture store and the label cache are in the Broker's data dir.
+    from_broker=("data_dir", "internal_port"),
+    requires=(BROKER.name,),
+    heavy=True,
+    extras=("labeler",),
+    # ai-edge-litert 2.x (the classifier's runtime, the one that works with
+    # numpy 2) publishes no Linux aarch64 wheel for Python 3.11 (docs/deploy.md).
+    architectures=("amd64",),
+)
+
+CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB, STREAM, SYNC, LABELER)
 
 
 def by_name(name: str) -> Component:

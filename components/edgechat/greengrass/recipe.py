@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from edgechat.greengrass import configuration
-from edgechat.greengrass.catalogue import ARCHITECTURES, COMPATIBLE, MAJOR, Component
+from edgechat.greengrass.catalogue import COMPATIBLE, MAJOR, Component
 
 RECIPE_FORMAT = "2020-01-25"
 MAX_RECIPE_BYTES = 16_000  # Greengrass rejects larger recipes
@@ -49,7 +49,7 @@ def artifacts_for(component: Component) -> tuple[Artifact, ...]:
     """The archives a component ships: wheels that run anywhere, wheels per
     architecture, and its extra folders."""
     out = [Artifact("wheels-any.zip")]
-    out += [Artifact(f"wheels-{arch}.zip", arch) for arch in ARCHITECTURES]
+    out += [Artifact(f"wheels-{arch}.zip", arch) for arch in component.architectures]
     out += [Artifact(f"{zip_name}.zip") for zip_name in component.extra_artifacts]
     return tuple(out)
 
@@ -136,6 +136,7 @@ def build_recipe(
     values = {
         "module": component.module,
         "package_version": package_version,
+        "extras": f"[{','.join(component.extras)}]" if component.extras else "",
         "broker_flags": broker_flags(component, broker_name),
         **fragments,
     }
@@ -155,7 +156,7 @@ def build_recipe(
         recipe["ComponentDependencies"] = dependencies
     recipe["Manifests"] = []
     # Two passes: fragments hold placeholders themselves (the venv installer's @arch@).
-    for arch in ARCHITECTURES:
+    for arch in component.architectures:
         manifest = copy.deepcopy(manifests[0])
         per_arch = {**values, "arch": arch}
         filled = _fill_all(_fill_all(manifest, per_arch), per_arch)

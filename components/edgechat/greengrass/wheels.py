@@ -24,8 +24,15 @@ class WheelError(Exception):
 
 
 class WheelSource(Protocol):
-    def fetch(self, dest: Path) -> Mapping[str, Path]:
-        """Fill ``dest`` and return the folder for ``any`` and each architecture."""
+    def fetch(
+        self,
+        dest: Path,
+        *,
+        extras: tuple[str, ...] = (),
+        architectures: tuple[str, ...] = tuple(ARCHITECTURES),
+    ) -> Mapping[str, Path]:
+        """Fill ``dest`` with edgechat's wheel and its dependencies (with those
+        pip extras) and return the folder for ``any`` and each architecture."""
         ...
 
 
@@ -44,9 +51,15 @@ class PipWheels:
     def __init__(self, project_root: Path) -> None:
         self.project_root = project_root
 
-    def fetch(self, dest: Path) -> Mapping[str, Path]:
+    def fetch(
+        self,
+        dest: Path,
+        *,
+        extras: tuple[str, ...] = (),
+        architectures: tuple[str, ...] = tuple(ARCHITECTURES),
+    ) -> Mapping[str, Path]:
         dest.mkdir(parents=True, exist_ok=True)
-        folders = {"any": dest / "any", **{arch: dest / arch for arch in ARCHITECTURES}}
+        folders = {"any": dest / "any", **{arch: dest / arch for arch in architectures}}
         for folder in folders.values():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
@@ -55,9 +68,11 @@ class PipWheels:
             _pip("wheel", "--no-deps", "-w", str(own), str(self.project_root))
             wheel = next(own.glob("edgechat-*.whl"))
             constraints = self.project_root / "constraints.txt"
-            for arch, platforms in ARCHITECTURES.items():
+            requirement = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
+            for arch in architectures:
+                platforms = ARCHITECTURES[arch]
                 got = Path(tmp) / arch
-                args = ["download", str(wheel), "-d", str(got), "--only-binary=:all:",
+                args = ["download", requirement, "-d", str(got), "--only-binary=:all:",
                         "--python-version", TARGET_PYTHON, "--implementation", "cp"]  # fmt: skip
                 for platform in platforms:
                     args += ["--platform", platform]
