@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from edgechat.core import attachments as pictures
 from edgechat.core import names
 from edgechat.core.clock import ORDER_KEY_SEP, Hlc, hlc_of
 from edgechat.core.errors import ClientError
@@ -53,10 +54,16 @@ def parse_message(raw: Any, max_text_chars: int) -> Message:
         if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
             raise BadRemoteMessage("ts: not a timestamp")
         reply_to = raw.get("replyTo")
+        # Pictures travel as references (their bytes go to S3 separately); labels are
+        # per site.  A picture may come without words, as from a client.
+        attached = () if raw.get("attachments") is None else pictures.attachments(raw["attachments"])
+        wordless = bool(attached) and raw.get("text") in ("", None)
         return Message(
-            id=mid, room=names.room(raw["room"]), text=names.text(raw["text"], max_text_chars),
+            id=mid, room=names.room(raw["room"]),
+            text="" if wordless else names.text(raw["text"], max_text_chars),
             client_id=cid, nick=names.nick(raw["nick"]), ts=ts, order_key=order_key,
             site=site, reply_to=None if reply_to is None else names.message_id(reply_to, "replyTo"),
+            attachments=attached,
         )  # fmt: skip
     except BadRemoteMessage as exc:
         raise BadRemoteMessage(f"message: {exc}") from None
