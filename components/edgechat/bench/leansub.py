@@ -14,6 +14,8 @@ import struct
 import time
 from collections.abc import Callable
 
+from edgechat.router.wire import varint as _varint
+
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP = 1, 2, 3, 4, 8, 9, 12, 13
 KEEPALIVE_S = 120
 
@@ -21,15 +23,6 @@ KEEPALIVE_S = 120
 def _string(text: str) -> bytes:
     raw = text.encode()
     return struct.pack("!H", len(raw)) + raw
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def _packet(kind: int, flags: int, body: bytes) -> bytes:

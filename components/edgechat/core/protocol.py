@@ -192,8 +192,12 @@ class RoomInfo:
         }
 
 
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    # One encoder made once: json.dumps with options builds a new one per call.
+    return _ENCODER.encode(event).encode()
 
 
 # --- parsing -----------------------------------------------------------------

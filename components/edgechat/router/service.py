@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-
-import aiomqtt
-from paho.mqtt.client import MQTT_ERR_SUCCESS, error_string
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from edgechat.core import remote, topics
 from edgechat.core.attachments import LABELS_TOPIC, parse_labels_update
@@ -42,6 +36,7 @@ from edgechat.core.router import (
     StoreRevision,
 )
 from edgechat.router.moderation import ModerationShell
+from edgechat.router.mqtt import LeanClient, MqttError
 from edgechat.store.base import MessageStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -52,7 +47,12 @@ ROUTER_CLIENT_ID = "edgechat-router"
 @dataclass(frozen=True, slots=True)
 class RouterLimits:
     max_batch: int = 500
-    max_pending: int = 10_000
+    # What the Router holds beyond the broker: requests taken but not yet
+    # committed, and requests the broker may send before we acknowledge any
+    # (our MQTT Receive Maximum).  Small, so a flood waits in the broker and
+    # memory stays flat (10,000 here left a backlog high-water in the soak).
+    max_pending: int = 2_000
+    max_inflight_in: int = 500
     session_expiry_s: int = 7 * 86_400
     retention_every_s: float = 3600.0
     prune_every_s: float = 60.0
@@ -100,7 +100,7 @@ class RouterService(ModerationShell):
         self.ready = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._pending: asyncio.Queue[Message | remote.Inject] = asyncio.Queue(self.limits.max_pending)
-        self._client: aiomqtt.Client | None = None
+        self._client: LeanClient | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle
@@ -116,7 +116,7 @@ class RouterService(ModerationShell):
             while True:
                 try:
                     await self._serve()
-                except aiomqtt.MqttError as exc:
+                except MqttError as exc:
                     log.warning("router: broker connection lost (%s); retrying in %.1f s", exc, delay)
                 except Exception:  # a bug must cost one connection, never the chat
                     log.exception("router: unexpected failure; reconnecting in %.1f s", delay)
@@ -133,47 +133,37 @@ class RouterService(ModerationShell):
             self._db.shutdown(wait=True)
 
     async def _serve(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.limits.session_expiry_s
-        client = aiomqtt.Client(
+        # Our own lean MQTT v5 client (router/mqtt.py): paho spent most of the
+        # Router's CPU on this connection.  Manual PUBACKs: a request is
+        # acknowledged only once handled, so the broker, not the Router's
+        # memory, holds what a flood sends beyond the in-flight window, and it
+        # re-delivers what a dying Router never took.
+        client = LeanClient(
             self.host,
             self.port,
+            client_id=ROUTER_CLIENT_ID,
             username=self.username,
             password=self.password,
-            identifier=ROUTER_CLIENT_ID,
-            protocol=aiomqtt.ProtocolVersion.V5,
+            keepalive_s=30,
             clean_start=False,
-            properties=props,
-            keepalive=30,
-            # paho leaves Nagle on: the ack written right after the broadcast
-            # waited for the broker's delayed ACK, ~40 ms per message.
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            # paho's default of 20 queued every broadcast and ack behind a
-            # handful of PUBACK round trips; Mosquitto allows 100 in flight.
-            max_inflight_messages=100,
+            session_expiry_s=self.limits.session_expiry_s,
+            receive_maximum=self.limits.max_inflight_in,
         )
-        # Acknowledge a request only once it is handled: then the broker, not
-        # the Router's memory, holds what a flood sends beyond the broker's
-        # in-flight window, and it re-delivers what a dying Router never took.
-        client._client.manual_ack_set(True)
         async with client:
-            # aiomqtt logs a warning per publish above 10 awaiting their PUBACK:
-            # normal here under load, and the logging cost more than the publish.
-            client.pending_calls_threshold = self.limits.max_pending
             self._client = client
             await client.subscribe(topics.OUT_FILTER, qos=1)
-            await client.subscribe(topics.SYNC_IN, qos=1)  # from Sync (system accounts only)
             await client.subscribe(LABELS_TOPIC, qos=1)  # from the Labeler (system accounts only)
+            await client.subscribe(topics.SYNC_IN, qos=1)  # from Sync (system accounts only)
             self.ready.set()
             log.info("router: subscribed to %s", topics.OUT_FILTER)
-            async for msg in client.messages:
+            async for msg in client.messages():
                 if str(msg.topic) == LABELS_TOPIC:
                     await self._store_labels(msg.payload)
                 elif str(msg.topic) == topics.SYNC_IN:
                     await self._inject(msg.payload)
                 elif not msg.retain:  # a retained one is replayed, not sent now: answered when it was
                     await self._receive(str(msg.topic), msg.payload)
-                client._client.ack(msg.mid, msg.qos)
+                client.ack(msg.mid, msg.qos)
 
     # -- the message path
 
@@ -218,12 +208,10 @@ class RouterService(ModerationShell):
         client = self._client
         if client is None:
             return
-        # Straight to paho, in the order made: aiomqtt's awaited publish (a task,
-        # a future and an O(pending) count each) cost ~4x the publish itself,
-        # and nothing here waits for the broker's PUBACK anyway.
-        info = client._client.publish(topic, encode(event), qos=1)
-        if info.rc != MQTT_ERR_SUCCESS:
-            log.warning("router: could not publish on %s (%s)", topic, error_string(info.rc))
+        # Not awaited: written at the end of this loop turn with everything
+        # else it produced; nothing here waits for the broker's PUBACK.
+        if not client.publish(topic, encode(event), qos=1):
+            log.warning("router: could not publish on %s (disconnected, or too big)", topic)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -238,6 +226,9 @@ class RouterService(ModerationShell):
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            client = self._client
+            if client is not None and client.backlog > self.limits.max_batch:
+                await client.drained()  # the broker is behind: don't queue more broadcasts here
             batch = [await self._pending.get()]
             while len(batch) < self.limits.max_batch and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
@@ -264,6 +255,14 @@ class RouterService(ModerationShell):
                 await self._apply(effects)
             except Exception:  # the writer must outlive any one batch
                 log.exception("router: failed to announce a stored batch")
+
+    async def _store_labels(self, payload: Any) -> None:
+        """A picture's labels, kept by its hash and joined into history pages."""
+        try:
+            sha, labels = parse_labels_update(bytes(payload or b""))
+            await asyncio.get_running_loop().run_in_executor(self._db, self.store.put_labels, sha, labels)
+        except (ClientError, StoreError, TypeError) as exc:
+            log.warning("router: labels not stored: %s", exc)
 
     async def _inject(self, payload: Any) -> None:
         """Messages from the cloud or another site, handed over by Sync."""
@@ -298,14 +297,6 @@ class RouterService(ModerationShell):
                     self.stats.remote_stored += 1
                     self._publish(topics.room_pub(stored.room), stored.to_event())
             self._publish(topics.SYNC_STORED, remote.stored_reply(inject, mine))
-
-    async def _store_labels(self, payload: Any) -> None:
-        """A picture's labels, kept by its hash and joined into history pages."""
-        try:
-            sha, labels = parse_labels_update(bytes(payload or b""))
-            await asyncio.get_running_loop().run_in_executor(self._db, self.store.put_labels, sha, labels)
-        except (ClientError, StoreError, TypeError) as exc:
-            log.warning("router: labels not stored: %s", exc)
 
     async def _history(self, query: QueryHistory) -> None:
         req = query.request
