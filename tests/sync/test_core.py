@@ -82,16 +82,19 @@ def test_an_unanswered_batch_is_resent_from_the_start_after_a_growing_backoff():
     core = connected()
     core.outbox_read([(1, msg(1))], 0)
     assert core.tick(999) == [] and core.outbox_wanted(999) == (1, 3)  # one slot free, past batch 1
-    core.tick(1000)  # timed out: backoff 100 ms
+    core.tick(1000)  # timed out: backoff 100 ms, and one batch at a time
     assert core.outbox_wanted(1050) is None
-    assert core.outbox_wanted(1100) == (0, 6)  # from the start: nothing was acknowledged
-    core.outbox_read([(1, msg(1))], 1100)
+    assert core.outbox_wanted(1100) == (0, 3)  # from the start: nothing was acknowledged
+    (again,) = sends(core.outbox_read([(1, msg(1))], 1100), "sync")
     core.tick(2100)  # again: backoff 200 ms
-    assert core.outbox_wanted(2250) is None and core.outbox_wanted(2300) == (0, 6)
+    assert core.outbox_wanted(2250) is None and core.outbox_wanted(2300) == (0, 3)
     for t in (3300, 4400, 5500):  # capped at 400 ms
-        core.outbox_read([(1, msg(1))], t - 1000)
+        (again,) = sends(core.outbox_read([(1, msg(1))], t - 1000), "sync")
         core.tick(t)
-    assert core.outbox_wanted(5899) is None and core.outbox_wanted(5900) == (0, 6)
+    assert core.outbox_wanted(5899) is None and core.outbox_wanted(5900) == (0, 3)
+    (again,) = sends(core.outbox_read([(1, msg(1))], 5900), "sync")
+    core.on_cloud({"type": "synced", "batchId": again["batchId"], "accepted": [{"id": "msg00001"}]}, 6000)
+    assert core.outbox_wanted(6000) == (1, 6)  # answers open the window again
 
 
 def test_an_ack_for_an_old_batch_still_retires_its_messages():

@@ -35,7 +35,7 @@ class SyncConfig:
     batch_size: int = 100  # the cloud takes at most 100 messages per batch
     max_batch_bytes: int = 120 * 1024  # IoT Core's payload limit is 128 KB
     max_in_flight: int = 4
-    ack_timeout_ms: int = 20_000
+    ack_timeout_ms: int = 30_000
     backoff_min_ms: int = 500
     backoff_max_ms: int = 60_000
     backfill_limit: int = 200
@@ -152,6 +152,9 @@ class SyncCore:
         self._prefix = id_prefix
         self._counter = 0
         self._in_flight: dict[str, _Batch] = {}
+        # Batches allowed in flight: back to one after a timeout (a slow cloud
+        # must not get every batch again at once), one more per answer.
+        self._window = config.max_in_flight
         self._sent_upto = 0
         self._backoff_ms = 0
         self._not_before_ms = 0
@@ -194,7 +197,7 @@ class SyncCore:
 
     def outbox_wanted(self, now_ms: int) -> tuple[int, int] | None:
         """(after, limit) to read from the outbox now, or None to send nothing."""
-        free = self.config.max_in_flight - len(self._in_flight)
+        free = self._window - len(self._in_flight)
         if not self.connected or free <= 0 or now_ms < self._not_before_ms:
             return None
         return self._sent_upto, free * self.config.batch_size
@@ -226,7 +229,8 @@ class SyncCore:
         return SendUp({"type": "sync", "batchId": batch_id, "messages": [e for _, e in batch]})
 
     def _on_synced(self, body: dict[str, Any]) -> list[Effect]:
-        self._in_flight.pop(str(body.get("batchId")), None)
+        if self._in_flight.pop(str(body.get("batchId")), None) is not None:
+            self._window = min(self._window + 1, self.config.max_in_flight)
         self._backoff_ms = 0
         ids = _ids(body.get("accepted"))
         # A message the cloud refuses can never be accepted: resending it forever helps no one.
@@ -375,6 +379,7 @@ class SyncCore:
         if late:
             self.counters.timeouts += 1
             self._silent = True
+            self._window = 1
             self._in_flight.clear()
             self._sent_upto = 0  # everything still queued goes again
             self._backoff_ms = min(max(self._backoff_ms * 2, c.backoff_min_ms), c.backoff_max_ms)
