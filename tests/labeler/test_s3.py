@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 import pytest
 
@@ -29,10 +30,17 @@ def test_the_plan_uploads_each_missing_picture_once_in_order() -> None:
             object_key(*bad)
 
 
-def test_pictures_reach_s3_once_and_a_retry_writes_the_same_objects(moto_url, tmp_path, photos) -> None:
+@pytest.fixture
+def bucket(moto_url) -> tuple[Any, str]:
+    """(an S3 client on moto_server, a new empty bucket)."""
     s3 = client(moto_url, "s3")
-    bucket = f"pictures-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+    name = f"pictures-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    return s3, name
+
+
+def test_pictures_reach_s3_once_and_a_retry_writes_the_same_objects(bucket, tmp_path, photos) -> None:
+    s3, bucket = bucket
     store = PictureStore.in_data_dir(tmp_path)
     cat = accept(photos["chelsea"], store).picture
     cup = accept(photos["coffee"], store).picture
@@ -61,10 +69,8 @@ def test_pictures_reach_s3_once_and_a_retry_writes_the_same_objects(moto_url, tm
         ledger.close()
 
 
-def test_a_picture_damaged_on_disk_is_not_uploaded(moto_url, tmp_path, photos) -> None:
-    s3 = client(moto_url, "s3")
-    bucket = f"pictures-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+def test_a_picture_damaged_on_disk_is_not_uploaded(bucket, tmp_path, photos) -> None:
+    s3, bucket = bucket
     store = PictureStore.in_data_dir(tmp_path)
     cat = accept(photos["chelsea"], store).picture
     pictures = S3Pictures(s3, bucket, store)
