@@ -8,6 +8,7 @@ import { PictureUi, pictureStrip } from "./pictures.js";
 import { RoomView } from "./roomview.js";
 import * as storage from "./storage.js";
 import { StreamUi } from "./stream.js";
+import { SYNC_STATE_TOPIC, SyncIndicator } from "./sync-state.js";
 import { $, MessageList, renderMembers, renderRooms } from "./view.js";
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -41,6 +42,7 @@ const app = {
 let messages; // MessageList
 let pictures; // PictureUi: attach, thumbnails, the tag cloud
 let stream; // StreamUi: typing, reactions, device readings
+let syncState; // SyncIndicator: this site's link to the cloud (docs/sync.md)
 
 const me = () => (app.session ? app.session.clientId : null);
 const viewOf = (room) => {
@@ -174,7 +176,7 @@ async function connect({ fresh = false, newIdentity = false } = {}) {
   app.conn = new Connection({
     url,
     session: app.session,
-    topics: () => (app.room ? [`chat/pub/${app.room}`] : []),
+    topics: () => [...(inCloud() ? [] : [SYNC_STATE_TOPIC]), ...(app.room ? [`chat/pub/${app.room}`] : [])],
     onStatus,
     onConnect: () => send({ type: "hello", nick: app.nick }),
     onMessage,
@@ -260,6 +262,8 @@ function onMessage(topic, event) {
       return pictures.onEvent(event);
     case "activity":
       return stream.onActivity(event);
+    case "syncState":
+      return syncState.onEvent(event);
     default:
       return undefined; // "left" and types from newer servers: nothing to do
   }
@@ -609,6 +613,7 @@ function closeSidebarOnNarrow() {
 
 function wire() {
   messages = new MessageList($("messages"), retry, pictureStrip);
+  syncState = new SyncIndicator();
   pictures = new PictureUi({ session: () => app.session, room: () => app.room, changed: () => {} });
   pictures.mount($("composer"), $("sidebar"));
   stream = new StreamUi({
