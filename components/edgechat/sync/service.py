@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edgechat.core import topics
 from edgechat.core.protocol import encode
@@ -61,6 +63,7 @@ log = logging.getLogger(__name__)
 SYNC_CLIENT_ID = "edgechat-sync"
 TICK_S = 0.5
 STATE_EVERY_S = 5.0
+STATE_EXPIRY_S = 30
 METRICS_EVERY_S = 60.0
 
 
@@ -262,7 +265,9 @@ class SyncService:
         changed = {k: v for k, v in state.items() if k not in ("updatedMs", "lagMs", "lastContactMs")}
         last = self._last_state
         if self._local is not None and (last != changed or now_s - self._state_at >= STATE_EVERY_S):
-            await self._local.publish(topics.SYNC_STATE, encode(state), qos=1, retain=True)
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = STATE_EXPIRY_S  # a dead Sync's state does not linger
+            await self._local.publish(topics.SYNC_STATE, encode(state), qos=1, retain=True, properties=props)
             self._last_state = changed
             self._state_at = now_s
         if self.status_path is not None:
