@@ -83,18 +83,6 @@ class Peer:
         self.client.loop_stop()
 
 
-def restart(edge: Edge) -> Edge:
-    again = Edge(edge.data_dir, edge.mqtt_port, edge.ws_port, edge.http_port, edge.internal_port, edge.config)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return again.start()
-        except (RuntimeError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)  # ports still held by the dying broker
-
-
 def test_kill_9_during_a_steady_chat_loses_and_doubles_nothing(tmp_path):
     rng = random.Random(7)
     edge = start_edge(tmp_path / "data", {"rate": {"per_second": 0, "burst": 1}})
@@ -128,7 +116,7 @@ def test_kill_9_during_a_steady_chat_loses_and_doubles_nothing(tmp_path):
             if kills < 4 and now > next_kill:
                 if kills % 2 == 0:
                     edge.stop(signal.SIGKILL)  # edgechat (Router + Store); the kernel ends its broker
-                    edge = restart(edge)
+                    edge = edge.restart()
                 else:
                     os.kill(edge.status()["broker"]["pid"], signal.SIGKILL)  # the broker; up restarts it
                 kills += 1

@@ -106,19 +106,40 @@ class Edge:
     def status(self) -> dict[str, Any]:
         return json.loads(self.cli("status", "--json", check=False).stdout)
 
-    def stored(self, room: str | None = None) -> list[tuple[str, int]]:
-        """(id, seq) of what the store holds (in ``room``, by seq), read from
-        outside as an operator would: read-only, while edgechat runs."""
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows from the store, read from outside as an operator would: read-only,
+        while edgechat runs."""
         db = sqlite3.connect(f"file:{self.data_dir / 'store' / 'messages.db'}?mode=ro", uri=True)
         try:
-            if room is None:
-                return db.execute("SELECT id, seq FROM messages").fetchall()
-            return db.execute("SELECT id, seq FROM messages WHERE room = ? ORDER BY seq", (room,)).fetchall()
+            return db.execute(sql, params).fetchall()
         finally:
             db.close()
 
+    def stored(self, room: str | None = None) -> list[tuple[str, int]]:
+        """(id, seq) of what the store holds (in ``room``, by seq)."""
+        if room is None:
+            return self.query("SELECT id, seq FROM messages")
+        return self.query("SELECT id, seq FROM messages WHERE room = ? ORDER BY seq", (room,))
+
+    def ordered(self, room: str) -> list[tuple[str, str]]:
+        """(id, order key) of ``room``'s messages."""
+        return self.query("SELECT id, order_key FROM messages WHERE room = ?", (room,))
+
     def system_password(self) -> str:
         return json.loads((self.data_dir / "secrets" / "system.json").read_text())["password"]
+
+    def restart(self, timeout_s: float = 30.0) -> Edge:
+        """The same edge (data, ports, settings) started again, e.g. after a kill -9."""
+        ports = (self.mqtt_port, self.ws_port, self.http_port, self.internal_port)
+        again = Edge(self.data_dir, *ports, self.config)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return again.start()
+            except (RuntimeError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)  # ports still held by the dying broker
 
 
 def new_edge(data_dir: Path, settings: dict[str, Any] | None = None) -> Edge:

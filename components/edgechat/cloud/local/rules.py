@@ -99,15 +99,31 @@ class RulesRunner:
             mqtt.CallbackAPIVersion.VERSION2, client_id="edgechat-rules", protocol=mqtt.MQTTv5
         )
         self._client.username_pw_set(username, password)
+        # The broker may be killed (tests do): be back within a moment, as IoT Core's
+        # rules never go away; what is published meanwhile waits in ``publish``.
+        self._client.reconnect_delay_set(0.05, 1.0)
         self._client.on_connect = self._on_connect
+        self._client.on_disconnect = lambda *_a: self._connected.clear()
         self._client.on_message = lambda _c, _u, msg: self._queue.put(msg)
         self._port = port
         self._worker = threading.Thread(target=self._work, name="rules", daemon=True)
         self._connected = threading.Event()
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """The handlers' ``iot-data publish``."""
-        self._client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
+    def publish(self, topic: str, payload: bytes, timeout_s: float = 15.0) -> None:
+        """The handlers' ``iot-data publish``: delivered to the broker, waiting out a
+        broker restart (iot-data does not fail because one broker node went away)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._connected.wait(left):
+                raise ConnectionError(f"publish to {topic}: the local broker is not back")
+            info = self._client.publish(topic, payload, qos=1)
+            try:
+                info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+            except (RuntimeError, ValueError):
+                continue  # lost the connection meanwhile: once it is back, again
+            if info.is_published():
+                return
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if rc.is_failure:
