@@ -16,7 +16,7 @@ from edgechat.bench import LONG_SCENARIOS, SCENARIOS, report
 def run_scenario(name: str, out_dir: Path, *, quick: bool) -> Path:
     """Run one scenario; its JSON lands in ``out_dir``; scratch data dirs in a
     temporary folder (the big store files are cached under ``out_dir/cache``)."""
-    module = importlib.import_module(f"edgechat.bench.{name}")
+    module = importlib.import_module(f"edgechat.bench.{name.replace('-', '_')}")
     work = Path(tempfile.mkdtemp(prefix=f"edgechat-bench-{name}-"))
     t0 = time.perf_counter()
     load_before = os.getloadavg()  # other work on a shared machine skews everything: say how much
