@@ -144,6 +144,7 @@ def test_ban_tells_the_client_removes_it_and_revokes_its_credential(h):
         {"type": "unlock", "room": ROOM},
         {"type": "announce", "room": ROOM, "text": "I am in charge"},
         {"type": "notice", "room": ROOM, "text": "hi"},
+        {"type": "appUpdate", "version": "2.0"},
         {"type": "audit"},
         {"type": "console"},
         {"type": "delete", "id": "d0000001", "target": "m0000001", "room": ROOM},
@@ -176,3 +177,12 @@ def test_the_console_shows_who_is_where_and_what_is_in_force(h):
     rooms = {r["room"]: r for r in console["present"]}
     assert [m["clientId"] for m in rooms[ROOM]["members"]] == ["ann", "bob", "mod"]
     assert rooms[ROOM]["muted"][0]["clientId"] == "bob" and rooms["quiet"]["locked"] is True
+
+
+def test_app_update_reaches_every_room_with_people(h):
+    h.send("ann", {"type": "join", "room": "other"})
+    h.send("mod", {"type": "appUpdate", "version": "1.2.0", "note": "Reload for replies"})
+    for room in (ROOM, "other"):
+        (update,) = [e for e in h.rooms[room] if e["type"] == "appUpdate"]
+        assert update == {"type": "appUpdate", "version": "1.2.0", "note": "Reload for replies"}
+    assert h.store.audit_log(1)[0].action == "appUpdate"

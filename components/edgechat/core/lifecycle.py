@@ -22,7 +22,7 @@ EDIT: Final = "edit"
 DELETE: Final = "delete"
 
 
-class _Fields(Protocol):  # protocol._Fields, without importing protocol (it imports us)
+class Fields(Protocol):  # protocol._Fields, without importing protocol (it imports us)
     def required(self, name: str, check: Any) -> Any: ...
     def optional(self, name: str, check: Any) -> Any: ...
 
@@ -44,7 +44,7 @@ class Delete:
     request_id: str | None = None
 
 
-def build_edit(f: _Fields, limits: Limits, rid: str | None) -> Edit:
+def build_edit(f: Fields, limits: Limits, rid: str | None) -> Edit:
     return Edit(
         id=f.required("id", names.message_id),
         target=f.required("target", names.message_id),
@@ -54,7 +54,7 @@ def build_edit(f: _Fields, limits: Limits, rid: str | None) -> Edit:
     )
 
 
-def build_delete(f: _Fields, limits: Limits, rid: str | None) -> Delete:
+def build_delete(f: Fields, limits: Limits, rid: str | None) -> Delete:
     return Delete(
         id=f.required("id", names.message_id),
         target=f.required("target", names.message_id),

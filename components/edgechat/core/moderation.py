@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from edgechat.core import names
 from edgechat.core.errors import ClientError, ErrorCode
+from edgechat.core.lifecycle import Fields as _Fields
 
 if TYPE_CHECKING:
     from edgechat.core.protocol import Limits
 
 MAX_MUTE_MINUTES: Final = 7 * 24 * 60
 AUDIT_MAX: Final = 200
-
-
-class _Fields(Protocol):  # protocol._Fields, without importing protocol (it imports us)
-    def required(self, name: str, check: Any) -> Any: ...
-    def optional(self, name: str, check: Any) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +72,15 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class AppUpdate:
+    """Tell every open app that a new version is served (it offers a reload)."""
+
+    version: str | None = None
+    note: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditQuery:
     limit: int = 50
     request_id: str | None = None
@@ -88,7 +93,7 @@ class ConsoleQuery:
     request_id: str | None = None
 
 
-ModRequest = Mute | Unmute | Ban | Lock | Announce | Notice | AuditQuery | ConsoleQuery
+ModRequest = Mute | Unmute | Ban | Lock | Announce | Notice | AppUpdate | AuditQuery | ConsoleQuery
 
 TYPE_NAMES: Final[dict[type, str]] = {
     Mute: "mute",
@@ -97,6 +102,7 @@ TYPE_NAMES: Final[dict[type, str]] = {
     Lock: "lock",
     Announce: "announce",
     Notice: "notice",
+    AppUpdate: "appUpdate",
     AuditQuery: "audit",
     ConsoleQuery: "console",
 }
@@ -140,6 +146,9 @@ def build(kind: str, f: _Fields, limits: Limits, rid: str | None) -> ModRequest:
             if (room is None) == (client is None):
                 raise ClientError(ErrorCode.MISSING_FIELD, "room or clientId: give one", field="room")
             return Notice(f.required("text", _short_text(limits)), room, client, rid)
+        case "appUpdate":
+            version = f.optional("version", lambda v, n: names.text(v, 40, n))
+            return AppUpdate(version, f.optional("note", _short_text(limits)), rid)
         case "audit":
             return AuditQuery(min(f.optional("limit", _positive) or 50, AUDIT_MAX), rid)
         case "console":
@@ -148,7 +157,7 @@ def build(kind: str, f: _Fields, limits: Limits, rid: str | None) -> ModRequest:
 
 
 KINDS: Final = frozenset(
-    {"mute", "unmute", "ban", "lock", "unlock", "announce", "notice", "audit", "console"}
+    {"mute", "unmute", "ban", "lock", "unlock", "announce", "notice", "appUpdate", "audit", "console"}
 )
 
 

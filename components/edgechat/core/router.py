@@ -269,6 +269,9 @@ class Router:
             "rooms": self.presence.rooms_of(client_id),
             "limits": self.config.limits.to_json(),
         }
+        welcome["editWindowMs"] = self.config.edit_window_ms
+        if client_id in self.moderators:
+            welcome["moderator"] = True  # the app shows moderation tools and the console
         effects.append(Reply(client_id, _with_request_id(welcome, rid)))
         return effects
 
@@ -418,13 +421,23 @@ class Router:
         kind = moderation.type_name(req)
         if client_id not in self.moderators:
             raise moderation.not_a_moderator(kind).about(kind, req.request_id)
-        effects: list[Effect] = []
-        action: Action | None = None
         match req:
             case moderation.AuditQuery():
                 return [QueryAudit(client_id, req)]
             case moderation.ConsoleQuery():
                 return [QueryConsole(client_id, req)]
+        action, effects = self._moderation_action(client_id, session, req, now_ms)
+        self.moderation.apply(action)
+        done = {"type": "moderated", "action": action.action, "target": action.target}
+        return [RecordModeration(action), *effects, Reply(client_id, _with_request_id(done, req.request_id))]
+
+    def _moderation_action(
+        self, client_id: str, session: Session, req: ModRequest, now_ms: int
+    ) -> tuple[Action, list[Effect]]:
+        """The audit record of a moderator's request and the events it makes."""
+        effects: list[Effect] = []
+        action: Action | None = None
+        match req:
             case moderation.Mute(room=room, client_id=who, minutes=minutes):
                 until = now_ms + minutes * 60_000
                 action = Action(now_ms, client_id, "mute", who, room, {"untilTs": until, "minutes": minutes})
@@ -461,10 +474,13 @@ class Router:
                 else:
                     effects.append(Reply(str(who), notice))
                 action = Action(now_ms, client_id, "notice", room or str(who), room, {"text": text})
-        assert action is not None
-        self.moderation.apply(action)
-        done = {"type": "moderated", "action": action.action, "target": action.target}
-        return [RecordModeration(action), *effects, Reply(client_id, _with_request_id(done, req.request_id))]
+            case moderation.AppUpdate(version=version, note=note):
+                update: dict[str, Any] = {"type": "appUpdate"}
+                update |= {k: v for k, v in (("version", version), ("note", note)) if v is not None}
+                effects += [Broadcast(room, dict(update)) for room in sorted(self.presence.rooms)]
+                action = Action(now_ms, client_id, "appUpdate", "all", None, update)
+        assert action is not None, req
+        return action, effects
 
     def audit_listed(self, query: QueryAudit, actions: list[Action]) -> list[Effect]:
         entries = _fitting([a.to_json() for a in actions], self.config.limits.max_event_bytes - 512)
@@ -541,5 +557,5 @@ def _ref(request: Request) -> str | None:
 
 _MOD_REQUESTS = (
     moderation.Mute, moderation.Unmute, moderation.Ban, moderation.Lock, moderation.Announce,
-    moderation.Notice, moderation.AuditQuery, moderation.ConsoleQuery,
+    moderation.Notice, moderation.AppUpdate, moderation.AuditQuery, moderation.ConsoleQuery,
 )  # fmt: skip

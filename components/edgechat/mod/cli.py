@@ -66,6 +66,9 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
             }
         case "audit":
             return {"type": "audit", "limit": args.limit}
+        case "app-update":
+            extra = {k: v for k, v in (("version", args.version), ("note", args.note)) if v}
+            return {"type": "appUpdate", **extra}
     raise AssertionError(a)  # pragma: no cover
 
 
@@ -123,6 +126,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--client")
     action("delete", "delete any message", "room", "message")
     action("audit", "the newest moderation actions").add_argument("--limit", type=int, default=50)
+    update = action("app-update", "tell open pages a new app version is served (they offer a reload)")
+    update.add_argument("--version")
+    update.add_argument("--note")
     for name, help_ in (("grant", "make a client a moderator"), ("ungrant", "take the moderator role")):
         p = actions.add_parser(name, help=help_)
         data_dir(p)
