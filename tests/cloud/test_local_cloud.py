@@ -6,8 +6,6 @@ Cognito/SigV4 path is tested in tests/web/test_cloud_mode.py."""
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from edgechat.cloud.local.child import LocalCloud
 from edgechat.cloud.local.up import issue_core_certificate
 from tests.support.edge import ChatClient
 
@@ -23,18 +22,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def local_cloud(tmp_path_factory, moto_url) -> Iterator[dict[str, str]]:
-    data = tmp_path_factory.mktemp("cloud")
-    proc = subprocess.Popen(  # the session's moto_server, to save starting a second one
-        [sys.executable, "-m", "edgechat", "cloud", "up", "--data-dir", str(data), "--moto-url", moto_url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("edgechat cloud ready "), line + proc.stderr.read()
-        yield dict(part.split("=", 1) for part in line.split()[3:])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    # the session's moto_server, to save starting a second one
+    with LocalCloud(tmp_path_factory.mktemp("cloud"), moto_url=moto_url) as cloud:
+        yield cloud.info
+    assert cloud.proc is not None and cloud.proc.returncode == 0, (cloud.data_dir / "cloud.log").read_text()
 
 
 def _port(url: str) -> int:
