@@ -78,3 +78,27 @@ def test_a_posted_picture_is_a_thumbnail_elsewhere_and_its_labels_fill_the_tag_c
     with capsys.disabled():
         print(f"\npicture: thumbnail on the other page {shown - sent:.2f} s after Send, in the tag "
               f"cloud {labelled - sent:.2f} s after Send (models loaded on first use)")  # fmt: skip
+
+
+def test_a_photo_over_the_pixel_cap_is_scaled_down_in_the_page_and_sent(open_tab, edge):
+    """A phone's 30+ megapixel photo: the core refuses it (24 MP), the page makes
+    a 12 MP JPEG of it and sends that instead, with no error for the person."""
+    import urllib.request
+
+    import numpy as np
+
+    room = room_name("bigpic")
+    ann = open_tab("Ann", room)
+    ramp = np.linspace(0, 255, 6400, dtype=np.uint8)
+    big = io.BytesIO()
+    Image.fromarray(np.dstack([np.tile(ramp, (4800, 1))] * 3)).save(big, "JPEG", quality=80)  # 30.7 MP
+    ann.page.set_input_files("#picture-input", files=[{"name": "phone.jpg", "mimeType": "image/jpeg",
+                                                        "buffer": big.getvalue()}])  # fmt: skip
+    ann.page.locator("#staged-pictures li .name").wait_for()
+    assert ann.page.is_hidden("#picture-status")
+    ann.page.click("#send")
+    sha = ann.page.locator("#messages img[data-sha]").get_attribute("data-sha")
+    url = f"http://127.0.0.1:{edge.http_port}/pictures/{sha}"
+    with urllib.request.urlopen(url, timeout=10) as got, Image.open(io.BytesIO(got.read())) as stored:
+        width, height = stored.size
+    assert 11_000_000 < width * height <= 12_000_000 and abs(width / height - 4 / 3) < 0.01

@@ -8,6 +8,10 @@ import { el } from "./view.js";
 const SHA = /^[0-9a-f]{64}$/;
 const TYPES = new Set(["image/jpeg", "image/png", "image/webp"]);
 export const MAX_PICTURES = 4; // per message, as the Router allows
+// A phone's 48-200 megapixel photo is over the core's caps (24 MP, 10 MiB):
+// such a picture is scaled down here and sent again, as a 12 MP JPEG.
+const SHRINK_TO_PIXELS = 12_000_000;
+const TOO_BIG = new Set(["picture_too_large", "picture_too_many_pixels"]);
 export const DEFAULT_THRESHOLD = 50; // the Labeler's own floor
 
 export const pictureUrl = (sha) => `/pictures/${sha}`;
@@ -106,6 +110,19 @@ function thumbButton(sha, alt, size = {}) {
   }
   button.append(img);
   return button;
+}
+
+/** The picture as a JPEG of at most SHRINK_TO_PIXELS (a canvas: no markup, allowed by the CSP). */
+async function shrink(file) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, Math.sqrt(SHRINK_TO_PIXELS / (bitmap.width * bitmap.height)));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.floor(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.floor(bitmap.height * scale));
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+  return blob ? new File([blob], file.name || "picture.jpg", { type: "image/jpeg" }) : null;
 }
 
 export class PictureUi {
@@ -242,7 +259,7 @@ export class PictureUi {
     }
   }
 
-  async upload(file) {
+  async upload(file, shrunk = false) {
     const auth = authorization(this.hooks.session());
     if (!auth) {
       this.say("Pictures can be sent only through this site's own chat service.");
@@ -259,6 +276,10 @@ export class PictureUi {
     } catch {
       this.say(`${file.name || "The picture"} was not sent: the site can't be reached.`);
       return null;
+    }
+    if (!response.ok && !shrunk && TOO_BIG.has(body.code)) {
+      const smaller = await shrink(file).catch(() => null);
+      if (smaller) return this.upload(smaller, true);
     }
     if (!response.ok) {
       const why = typeof body.message === "string" ? body.message : `HTTP ${response.status}`;
