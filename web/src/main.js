@@ -5,6 +5,9 @@ import { ulid } from "./ids.js";
 import { connectParams, renewDelayMs } from "./iot-url.js";
 import { parseNick, parseRoom, roomFromHash, roomHash } from "./names.js";
 import { PictureUi, pictureStrip } from "./pictures.js";
+import { Control } from "./control.js";
+import { ModConsole } from "./console.js";
+import { Lifecycle } from "./lifecycle.js";
 import { RoomView } from "./roomview.js";
 import * as storage from "./storage.js";
 import { StreamUi } from "./stream.js";
@@ -40,6 +43,9 @@ const app = {
 };
 
 let messages; // MessageList
+let control; // Control: typed events from the system (notice, muted, banned...)
+let lifecycle; // Lifecycle: reply, edit, delete
+let modConsole; // ModConsole: moderator sign-in and the operator's console
 let pictures; // PictureUi: attach, thumbnails, the tag cloud
 let stream; // StreamUi: typing, reactions, device readings
 let syncState; // SyncIndicator: this site's link to the cloud (docs/sync.md)
@@ -238,6 +244,7 @@ function request(kind, room, event) {
 // ---- events from the Router
 
 function onMessage(topic, event) {
+  if (control.handle(event)) return undefined;
   // Replies other than history pages need no bookkeeping beyond this.
   if (event.type === "joined" || event.type === "rooms") app.requests.delete(event.requestId);
   switch (event.type) {
@@ -368,7 +375,7 @@ function onError(event) {
       // Not a failure of this message: try again, spread out, without counting it.
       item.tries -= 1;
       later(item, (event.retryAfterMs || SERVER_RETRY_MS) + Math.random() * 1000);
-    } else if (event.retryable && item.tries < MAX_SERVER_RETRIES) {
+    } else if (event.retryable && event.code !== "muted" && item.tries < MAX_SERVER_RETRIES) {
       later(item, event.retryAfterMs || SERVER_RETRY_MS);
     } else {
       item.state = "failed";
@@ -419,7 +426,9 @@ function listRooms() {
 // ---- sending
 
 function persistOutbox() {
-  storage.saveOutbox(app.outbox.map(({ id, room, text, ts, attachments }) => ({ id, room, text, ts, attachments })));
+  storage.saveOutbox(
+    app.outbox.map(({ id, room, text, ts, attachments, replyTo }) => ({ id, room, text, ts, attachments, replyTo })),
+  );
 }
 
 function transmit(item) {
@@ -430,7 +439,8 @@ function transmit(item) {
   item.state = "pending";
   item.tries += 1;
   const attached = item.attachments && item.attachments.length ? { attachments: item.attachments } : {};
-  send({ type: "message", id: item.id, room: item.room, text: item.text, ...attached });
+  const reply = item.replyTo ? { replyTo: item.replyTo } : {};
+  send({ type: "message", id: item.id, room: item.room, text: item.text, ...attached, ...reply });
   clearTimeout(app.timers.get(item.id));
   app.timers.set(item.id, setTimeout(() => {
     if (item.state === "pending" && app.outbox.includes(item)) {
@@ -463,7 +473,8 @@ function settle(id) {
 }
 
 function sendText(text, attachments = []) {
-  const item = { id: ulid(), room: app.room, text, ts: Date.now(), state: "queued", tries: 0, attachments };
+  const replyTo = lifecycle.takeReply();
+  const item = { id: ulid(), room: app.room, text, ts: Date.now(), state: "queued", tries: 0, attachments, replyTo };
   app.outbox.push(item);
   persistOutbox();
   transmit(item);
@@ -501,6 +512,7 @@ function selectRoom(raw) {
     viewOf(previous).members.clear();
   }
   $("room-title").textContent = `#${room}`;
+  control.enterRoom();
   stream.enterRoom(room);
   document.title = `#${room} · edgechat`;
   pictures.enterRoom(room);
@@ -621,6 +633,41 @@ function wire() {
     room: () => app.room,
     me,
     nickOf: (room, clientId) => (room ? viewOf(room).members.get(clientId) : undefined),
+  });
+  const lookup = (id) => (app.room ? viewOf(app.room).byId.get(id) : undefined);
+  control = new Control({
+    room: () => app.room,
+    viewOf,
+    render: () => render(),
+    stop: () => {
+      if (app.conn) app.conn.stop();
+      app.conn = null;
+    },
+    onModerator: (yes) => {
+      modConsole.setModerator(yes);
+      render();
+    },
+    onModeration: (event) => modConsole.onEvent(event),
+  });
+  lifecycle = new Lifecycle({
+    send: (event) => canSend() && send(event),
+    me,
+    lookup,
+    moderator: () => control.moderator,
+    windowMs: () => control.editWindowMs,
+    scrollTo: (id) => {
+      const node = $("messages").querySelector(`li[data-id="${CSS.escape(id)}"]`);
+      if (node) node.scrollIntoView({ block: "center" });
+    },
+  }, $("messages"));
+  messages.onUpdate = (node, item) => lifecycle.refresh(node, item);
+  modConsole = new ModConsole({
+    send: (event) => canSend() && send(event),
+    me,
+    login: (creds) => {
+      storage.saveSession(creds);
+      connect();
+    },
   });
   $("join-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -104,6 +104,7 @@ export class MessageList {
       time.title = new Date(item.ts).toLocaleString();
       time.textContent = formatTime(item.ts);
     }
+    if (this.onUpdate) this.onUpdate(node, item); // lifecycle.js: edits, deletes, replies
   }
 }
 
