@@ -117,10 +117,13 @@ def test_reconnecting_resends_what_was_in_flight():
 
 def test_live_messages_in_order_are_injected_and_the_cursor_moves_after_the_router_commits():
     core = connected({"lobby": 4})
-    (inject,) = core.on_cloud(live(5), 0)
+    assert core.on_cloud(live(5), 0) == []  # gathered: a burst goes to the Router as one request
+    (inject,) = core.flush(0)
     assert isinstance(inject, InjectMessages) and [m["seq"] for m in inject.messages] == [5]
-    (inject6,) = core.on_cloud(live(6), 0)
+    core.on_cloud(live(6), 0)
     assert core.on_cloud(live(6), 0) == [] and core.on_cloud(live(3), 0) == []  # old news
+    (inject6,) = core.flush(0)
+    assert [m["seq"] for m in inject6.messages] == [6]
     # the Router answers the second first: the cursor waits for the first
     assert core.on_router({"type": "stored", "requestId": inject6.request_id}, 1) == []
     assert core.on_router({"type": "stored", "requestId": inject.request_id}, 2) == [
@@ -184,8 +187,10 @@ def test_a_stale_page_is_ignored():
 
 def test_a_failed_store_rewinds_to_the_cursor_and_backfills():
     core = connected({"lobby": 2})
-    (a,) = core.on_cloud(live(3), 0)
-    (b,) = core.on_cloud(live(4), 0)
+    core.on_cloud(live(3), 0)
+    (a,) = core.flush(0)
+    core.on_cloud(live(4), 0)
+    (b,) = core.flush(0)
     (bf,) = sends(core.on_router({"type": "storeFailed", "requestId": a.request_id}, 1), "backfill")
     assert bf["after"] == 2
     assert (
@@ -197,6 +202,7 @@ def test_a_failed_store_rewinds_to_the_cursor_and_backfills():
 def test_an_unanswered_injection_rewinds_too():
     core = connected({"lobby": 2}, SyncConfig(inject_timeout_ms=500))
     core.on_cloud(live(3), 0)
+    assert isinstance(core.tick(0)[0], InjectMessages)  # a tick hands over what was gathered
     (bf,) = sends(core.tick(500), "backfill")
     assert bf["after"] == 2
 
@@ -252,3 +258,16 @@ def test_the_first_answer_after_a_silence_rechecks_every_room():
     effects = core.on_cloud({"type": "synced", "batchId": "late", "accepted": [{"id": "msg00001"}]}, 1500)
     assert sends(effects, "rooms") and RetireOutbox(["msg00001"]) in effects
     assert not sends(core.on_cloud({"type": "synced", "batchId": "x", "accepted": []}, 1600), "rooms")
+
+
+def test_a_burst_of_live_messages_is_one_request_and_a_gap_hands_over_what_came_before():
+    core = connected({"lobby": 0, "other": 0})
+    for seq in (1, 2, 3):
+        core.on_cloud(live(seq), 0)
+    core.on_cloud(live(1, "other"), 0)
+    assert core.buffered == 4 and not core.caught_up()
+    effects = core.on_cloud(live(6), 0)  # a gap in lobby: 1-3 first, then the backfill after 3
+    inject, backfill = effects
+    assert [m["seq"] for m in inject.messages] == [1, 2, 3] and backfill.body["after"] == 3
+    (other,) = core.flush(0)
+    assert [m["room"] for m in other.messages] == ["other"] and core.buffered == 0

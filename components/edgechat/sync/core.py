@@ -97,6 +97,9 @@ class _Room:
     fetch_ms: int = 0
     # Injections not yet confirmed, in order: [request id, high after it, done].
     waiting: deque[list[Any]] = field(default_factory=deque)
+    # Live messages accepted (``high`` counts them) and not yet handed over:
+    # a burst goes to the Router as one request (``flush``).
+    live: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -274,16 +277,33 @@ class SyncCore:
             return []
         if seq == r.high + 1:
             r.high = seq
-            return [self._inject(room, r, [event], now_ms)]
+            r.live.append(event)
+            return []
         return self._backfill(room, r, now_ms)
 
+    def flush(self, now_ms: int) -> list[Effect]:
+        """Hand the live messages gathered so far to the Router (the shell calls
+        this when it has no more events waiting, and ``tick`` does)."""
+        return [e for room, r in self.rooms.items() if r.live for e in self._flush_room(room, r, now_ms)]
+
+    def _flush_room(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
+        events, r.live = r.live, []
+        return [
+            self._inject(room, r, chunk, now_ms) for chunk in _chunks(events, self.config.max_inject_bytes)
+        ]
+
+    @property
+    def buffered(self) -> int:
+        return sum(len(r.live) for r in self.rooms.values())
+
     def _backfill(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
+        flushed = self._flush_room(room, r, now_ms)  # injected in seq order: these come first
         r.fetching = self._next_id("f")
         r.fetch_ms = now_ms
         self.counters.backfills += 1
         body = {"type": "backfill", "requestId": r.fetching, "room": room, "after": r.high,
                 "limit": self.config.backfill_limit}  # fmt: skip
-        return [SendUp(body)]
+        return [*flushed, SendUp(body)]
 
     def _on_page(self, page: dict[str, Any], now_ms: int) -> list[Effect]:
         room = _room(page)
@@ -303,7 +323,6 @@ class SyncCore:
             # does not exist there, so the cursor may pass it.
             r.seen = max(r.seen, fresh[-1]["seq"])
             for chunk in _chunks(fresh, self.config.max_inject_bytes):
-                r.high = chunk[-1]["seq"]
                 effects.append(self._inject(room, r, chunk, now_ms))
         if (page.get("hasMore") is True and fresh) or r.seen > r.high:  # more, or seen meanwhile
             effects += self._backfill(room, r, now_ms)
@@ -329,7 +348,8 @@ class SyncCore:
 
     def _inject(self, room: str, r: _Room, events: list[dict[str, Any]], now_ms: int) -> InjectMessages:
         request_id = self._next_id("i")
-        r.waiting.append([request_id, r.high, False])
+        r.high = max(r.high, events[-1]["seq"])
+        r.waiting.append([request_id, events[-1]["seq"], False])
         self._injects[request_id] = room
         self._inject_ms[request_id] = now_ms
         self.counters.received += len(events)
@@ -364,6 +384,7 @@ class SyncCore:
             self._injects.pop(request_id, None)
             self._inject_ms.pop(request_id, None)
         r.waiting.clear()
+        r.live.clear()
         r.high = r.cursor
         if not self.connected or r.fetching is not None:
             return []
@@ -373,7 +394,7 @@ class SyncCore:
 
     def tick(self, now_ms: int) -> list[Effect]:
         """Timeouts and periodic checks; call about once a second."""
-        effects: list[Effect] = []
+        effects: list[Effect] = self.flush(now_ms)
         c = self.config
         late = [b for b in self._in_flight.values() if now_ms - b.sent_ms >= c.ack_timeout_ms]
         if late:
@@ -406,7 +427,10 @@ class SyncCore:
 
     def caught_up(self) -> bool:
         """Every room received as far as the cloud was known to have it."""
-        return all(r.fetching is None and not r.waiting and r.cursor >= r.seen for r in self.rooms.values())
+        return all(
+            r.fetching is None and not r.waiting and not r.live and r.cursor >= r.seen
+            for r in self.rooms.values()
+        )
 
 
 def state_event(core: SyncCore, backlog: int, oldest_ms: int | None, now_ms: int) -> dict[str, Any]:

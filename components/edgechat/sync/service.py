@@ -65,6 +65,7 @@ TICK_S = 0.5
 STATE_EVERY_S = 5.0
 STATE_EXPIRY_S = 30
 METRICS_EVERY_S = 60.0
+FLUSH_AT = 200  # live messages gathered before they go to the Router even mid-burst
 
 
 def _now_ms() -> int:
@@ -110,6 +111,9 @@ class SyncService:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-store")
         self._local: aiomqtt.Client | None = None
         self._outbox_dirty = True
+        # Cursors the Router confirmed, written at the next tick: one fsync for a
+        # burst, not one per message (a cursor behind only means a re-fetch).
+        self._unsaved: dict[str, int] = {}
         self._last_state: dict[str, Any] | None = None
         self._state_at = 0.0
         self._metrics_at = 0.0
@@ -132,6 +136,8 @@ class SyncService:
         try:
             await self._drive()
         finally:
+            if self._unsaved:  # a clean stop keeps its progress (a kill only costs a re-fetch)
+                await asyncio.shield(self._save_cursors())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -194,7 +200,11 @@ class SyncService:
                     case _Tick():
                         effects = core.tick(now)
                         self._outbox_dirty = True  # cheap insurance against a missed wake-up
+                if self._events.empty() or core.buffered >= FLUSH_AT:
+                    effects += core.flush(now)
                 await self._apply(effects)
+                if isinstance(event, _Tick):
+                    await self._save_cursors()
                 await self._pump_outbox(core)
                 await self._report(core, isinstance(event, _Tick))
             except Exception:  # a bug must cost one event, never the link
@@ -223,7 +233,17 @@ class SyncService:
                     await self._store(self.store.outbox_done, ids)
                     self._outbox_dirty = True
                 case SaveCursors(cursors=cursors):
-                    await self._store(self.store.advance_cursors, cursors)
+                    self._unsaved.update(cursors)
+
+    async def _save_cursors(self) -> None:
+        if not self._unsaved:
+            return
+        cursors, self._unsaved = self._unsaved, {}
+        try:
+            await self._store(self.store.advance_cursors, cursors)
+        except StoreError as exc:  # kept for the next tick
+            log.error("sync: cannot save cursors: %s", exc)
+            self._unsaved = {**cursors, **self._unsaved}
 
     async def _send_up(self, body: dict[str, Any]) -> None:
         try:
