@@ -102,6 +102,8 @@ def test_a_moderator_deletes_mutes_and_bans(open_tab, edge):
     )
     assert "muted" in bob.page.locator("#notices").text_content()
     mod.page.wait_for_selector(f"{person} .badge")  # the console shows the mute
+    mod.screenshot("moderation-console")
+    bob.screenshot("moderation-muted")
 
     # ban: Bob's page says so, and his credential no longer opens the broker
     creds = bob.page.evaluate("JSON.parse(sessionStorage.getItem('edgechat.session'))")
