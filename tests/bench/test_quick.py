@@ -71,6 +71,15 @@ def check_labeler(r):
     assert 0 < r["memoryMiB"]["beforeModels"] < r["memoryMiB"]["modelsLoaded"] <= r["memoryMiB"]["peak"]
 
 
+def check_stream(r):
+    for rnd in r["rounds"]:
+        assert rnd["raw"]["received"] == rnd["raw"]["events"] > 0
+        assert rnd["stream"]["received"] == rnd["stream"]["events"]  # every event in an aggregate, once
+        assert rnd["stream"]["aggregatesCorrect"] is True
+        assert rnd["ratio"] > 0
+    assert r["aggregatesCorrect"] is True
+
+
 def check_soak(r):
     assert len(r["samples"]) == r["config"]["steps"] and r["sent"] > 0
     assert r["lost"] == 0 and r["routerErrors"] == 0 and r["acked"] == r["sent"]

@@ -3,6 +3,6 @@
 Each scenario is a module with ``run(work_dir, quick) -> dict`` and
 ``render(result) -> str``; the runner writes ``<out>/<scenario>.json``."""
 
-SCENARIOS = ("startup", "store", "latency", "fanout", "connections", "memory", "labeler")
+SCENARIOS = ("startup", "store", "latency", "fanout", "connections", "memory", "labeler", "stream")
 # Too long for `all` (30 minutes): run on their own.
 LONG_SCENARIOS = ("soak",)

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
+import paho.mqtt.client as mqtt
 from paho.mqtt.client import MQTT_ERR_SUCCESS, error_string
 
 from edgechat.core import topics
@@ -79,34 +80,35 @@ class StreamService:
         self.stats = StreamStats()
         self.ready = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-store")
-        self._client: aiomqtt.Client | None = None
+        self._client: mqtt.Client | None = None
+        self._lock = threading.Lock()  # the Batcher: paho's thread receives, the loop takes windows
+        self._loop: asyncio.AbstractEventLoop | None = None  # set in run()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle
 
     async def run(self) -> None:
+        """Serve until cancelled.  paho's own network thread reads the broker
+        (it reconnects by itself): aiomqtt's per-message asyncio hops took
+        ~2 ms each and made the Stream the bottleneck (docs/performance.md)."""
+        self._loop = asyncio.get_running_loop()
         if self.pump is not None:
             self.pump.start()
         background = [
             asyncio.create_task(self._windows(), name="stream-windows"),
             asyncio.create_task(self._housekeeping(), name="stream-housekeeping"),
         ]
-        delay = 0.1
+        client = self._new_client()
+        self._client = client
         try:
-            while True:
-                try:
-                    await self._serve()
-                except aiomqtt.MqttError as exc:
-                    log.warning("stream: broker connection lost (%s); retrying in %.1f s", exc, delay)
-                except Exception:  # a bug must cost one connection, never the stream
-                    log.exception("stream: unexpected failure; reconnecting in %.1f s", delay)
-                else:
-                    delay = 0.1
-                    continue
-                self.ready.clear()
-                self._client = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            client.connect_async(self.host, self.port, keepalive=30, clean_start=True)
+            client.loop_start()
+            await asyncio.Event().wait()
         finally:
+            client.disconnect()
+            client.loop_stop()
+            self._client = None
+            self.ready.clear()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -114,33 +116,42 @@ class StreamService:
                 await asyncio.to_thread(self.pump.stop)
             self._db.shutdown(wait=True)
 
-    async def _serve(self) -> None:
-        client = aiomqtt.Client(
-            self.host,
-            self.port,
-            username=self.username,
-            password=self.password,
-            identifier=STREAM_CLIENT_ID,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            keepalive=30,
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            max_inflight_messages=100,
-            max_queued_incoming_messages=50_000,
+    def _new_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=STREAM_CLIENT_ID, protocol=mqtt.MQTTv5
         )
-        async with client:
-            client.pending_calls_threshold = 100_000
-            self._client = client
-            # QoS 1 (as clients send): a burst of readings beyond what the socket
-            # holds waits in the broker instead of being dropped, so aggregates
-            # and the export count every accepted event.
-            await client.subscribe(topics.STREAM_FILTER, qos=1)
-            self.ready.set()
-            log.info("stream: subscribed to %s", topics.STREAM_FILTER)
-            async for msg in client.messages:
-                if not msg.retain:
-                    self._receive(str(msg.topic), msg.payload)
+        client.username_pw_set(self.username, self.password)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(0.1, 5)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = lambda c, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return client
 
-    # -- events in
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+        if rc.is_failure:
+            log.warning("stream: broker refused the connection: %s", rc)
+            return
+        # QoS 1 (as clients send): a burst of readings beyond what the socket
+        # holds waits in the broker instead of being dropped, so aggregates
+        # and the export count every accepted event.
+        client.subscribe(topics.STREAM_FILTER, qos=1)
+        log.info("stream: subscribed to %s", topics.STREAM_FILTER)
+        self._soon(self.ready.set)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None
+    ) -> None:
+        log.warning("stream: broker connection lost (%s); paho reconnects", rc)
+        self._soon(self.ready.clear)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if not msg.retain:
+            self._receive(msg.topic, msg.payload)
+
+    # -- events in (on paho's thread)
 
     def _receive(self, topic: str, payload: Any) -> None:
         try:
@@ -150,7 +161,8 @@ class StreamService:
         data = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
         self.stats.received += 1
         try:
-            event, error = self.batcher.receive(client_id, bytes(data), self.clock())
+            with self._lock:
+                event, error = self.batcher.receive(client_id, bytes(data), self.clock())
         except Exception:  # a bug in the rules must not take the stream down
             log.exception("stream: failed on an event from %s", client_id)
             return
@@ -160,9 +172,20 @@ class StreamService:
             self.stats.by_code[code] = self.stats.by_code.get(code, 0) + 1
             self._publish(topics.client_in(client_id), error)
         elif isinstance(event, ReactionsQuery):
-            asyncio.get_running_loop().create_task(self._answer_reactions(client_id, event.room))
+            room = event.room
+            self._soon(lambda: self._spawn(self._answer_reactions(client_id, room)))
         elif event is not None:
             self.stats.accepted += 1
+
+    def _soon(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the event loop (from paho's thread)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _answer_reactions(self, client_id: str, room: str) -> None:
         loop = asyncio.get_running_loop()
@@ -196,7 +219,8 @@ class StreamService:
 
     async def _flush(self) -> None:
         now = self.clock()
-        window = self.batcher.take(now)
+        with self._lock:
+            window = self.batcher.take(now)
         if not window.accepted and not window.typing_changed:
             return
         self.stats.windows += 1
@@ -222,7 +246,7 @@ class StreamService:
         client = self._client
         if client is None:
             return
-        info = client._client.publish(topic, encode(event), qos=0)
+        info = client.publish(topic, encode(event), qos=0)
         if info.rc != MQTT_ERR_SUCCESS:
             log.warning("stream: could not publish on %s (%s)", topic, error_string(info.rc))
 
@@ -241,7 +265,8 @@ class StreamService:
                     )
                 except Exception as exc:
                     log.warning("stream: reaction retention failed: %s", exc)
-            self.batcher.gate.prune(self.clock())
+            with self._lock:
+                self.batcher.gate.prune(self.clock())
             if self.status_file is not None:
                 try:
                     await loop.run_in_executor(self._db, self.write_status)
