@@ -100,3 +100,14 @@ def test_deleted_text_is_gone_from_the_sqlite_files(tmp_path):
     assert [m.text for m in s.history("r", limit=100)[0] if m.id == "k0000049"] == ["text k0000049"]
     s.close()
     assert on_disk(first) == [] and on_disk(edited) == []
+
+
+def test_retention_takes_a_message_s_edits_with_it_from_the_file(tmp_path):
+    s = SqliteStore(tmp_path / "m.db")
+    edited = f"edited-{uuid.uuid4().hex}"
+    s.add([message("m0000001", ts=1000), message("m0000002", ts=9000)])
+    s.revise([revision("e0000001", "m0000001", text=edited, ts=2000)])
+    assert s.expire(5000) == 1
+    assert [m.id for m in s.history("r")[0]] == ["m0000002"]
+    assert not any(edited.encode() in p.read_bytes() for p in tmp_path.iterdir())
+    s.close()

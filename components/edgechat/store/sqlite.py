@@ -359,8 +359,12 @@ class SqliteStore(SqliteLifecycle):
             )
             if cur.rowcount:  # an expired message is not sent up any more
                 self._db.execute("DELETE FROM outbox WHERE id NOT IN (SELECT id FROM messages)")
+                # nor are its edits kept (their texts go with it)
+                self._db.execute("DELETE FROM revisions WHERE target NOT IN (SELECT id FROM messages)")
         except sqlite3.Error as exc:
             raise _store_error(exc) from exc
+        if cur.rowcount:
+            self._shred()  # expired text leaves the WAL too
         return cur.rowcount
 
     def count(self) -> int:
