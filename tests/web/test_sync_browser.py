@@ -1,16 +1,19 @@
-"""The sync indicator in the browser, driven by a real Sync component whose
-cloud is unreachable (docs/sync.md): the page says how many messages wait."""
+"""Sync in the browser (docs/sync.md): the indicator, driven by a real Sync
+component whose cloud is unreachable, says how many messages wait; a message
+said earlier at another site shows in its place, not at the end."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
-from tests.support.edge import Edge, free_port, running_edge
+from tests.support.edge import Edge, free_port, running_edge, system_client
 from tests.web.conftest import FAST, room_name
 
 from edgechat.cloud.local import certs
 from edgechat.cloud.local.up import issue_core_certificate
+from edgechat.core.clock import Hlc, hlc_of, order_key
 
 # How many messages the indicator says wait (0 when it names none).
 WAITING = (
@@ -42,3 +45,35 @@ def test_the_page_shows_how_many_messages_wait_for_the_cloud(open_tab):
     ann.page.wait_for_function(f"() => ({WAITING}) === {before + 2}")
     assert ann.page.text_content("#sync-state") == f"Cloud offline: {before + 2} messages waiting to sync"
     assert ann.page.get_attribute("#sync-state", "role") == "status" and not ann.errors
+
+
+def test_a_message_said_earlier_at_another_site_shows_in_its_place(open_tab, edge):
+    room = room_name("late")
+    ann = open_tab("Ann", room)
+    ann.send("first here")
+    ann.send("second here")
+    ann.wait_texts("first here", "second here", state="sent")
+    db = sqlite3.connect(f"file:{edge.data_dir / 'store' / 'messages.db'}?mode=ro", uri=True)
+    try:
+        first = db.execute(
+            "SELECT order_key, ts FROM messages WHERE room = ? ORDER BY seq LIMIT 1", (room,)
+        ).fetchone()
+    finally:
+        db.close()
+    # Said at site-b just after the first (same clock, one tick on), delivered
+    # only now, as Sync hands the Router what a backfill brought.
+    hlc = hlc_of(first[0])
+    late = {"type": "message", "id": "latefromb0001", "room": room, "text": "said at site b in between",
+            "clientId": "bob", "nick": "Bob", "site": "site-b", "ts": first[1],
+            "orderKey": order_key(Hlc(hlc.wall_ms, hlc.counter + 1), "site-b", "latefromb0001")}  # fmt: skip
+    sysc = system_client(edge)
+    try:
+        sysc.subscribe("edgechat/sync/stored")
+        sysc.send({"type": "inject", "requestId": "late1", "messages": [late]}, "edgechat/sync/in")
+        sysc.wait_for(lambda t, b: b.get("requestId") == "late1" and b.get("type") == "stored")
+    finally:
+        sysc.close()
+    ann.wait_texts("said at site b in between")
+    assert ann.texts()[-3:] == ["first here", "said at site b in between", "second here"]
+    seqs = dict(edge.stored(room))
+    assert seqs["latefromb0001"] == 3  # this site's next seq: gap-free, though shown second
