@@ -73,11 +73,7 @@ def test_two_clients_chat_and_history_comes_from_dynamodb(local_cloud):
         # a high-volume event goes through Kinesis (moto) and the consumer
         ann.send({"type": "typing", "room": "lobby"}, f"chat/stream/{ann.client_id}")
         ((_, activity),) = bob.wait_for(lambda t, b: b.get("type") == "activity", timeout_s=20)
-        assert activity["events"][0] == {
-            "clientId": ann.client_id,
-            "kind": "typing",
-            "ts": activity["events"][0]["ts"],
-        }
+        assert [t["clientId"] for t in activity["typing"]] == [ann.client_id]
         # a dropped connection's Last Will leaves the room
         ann.drop()
         bob.wait_for(lambda t, b: b.get("type") == "presence" and b.get("change") == "leave")

@@ -39,29 +39,46 @@ class FlakyIot:
 def test_a_micro_batch_becomes_one_event_per_room_and_reports_only_what_failed(cloud):
     iot = FlakyIot(broken="kitchen")
     cloud.deps.publish = iot
+    now = cloud.now
+    mid = "m0000001"
+    reading = {"type": "reading", "room": "lobby", "sensor": "temp", "value": 21.5, "unit": "C"}
     event = kinesis_event(
-        ("1", stream_record("ann", {"type": "typing", "room": "lobby"})),
-        (
-            "2",
-            stream_record(
-                "bob", {"type": "reaction", "room": "lobby", "messageId": "m0000001", "emoji": "+1"}
-            ),
-        ),
+        ("1", stream_record("ann", {"type": "typing", "room": "lobby"}, ts=now - 1000)),
+        ("2", stream_record("bob", {"type": "reaction", "room": "lobby", "messageId": mid, "emoji": "+1"})),
         ("3", stream_record("cy", {"type": "typing", "room": "kitchen"})),
         ("4", b"not json at all"),  # unreadable: dropped, since a retry never helps
-        ("5", stream_record("dee", {"type": "reading", "room": "lobby", "value": 21.5})),
+        ("5", stream_record("dee", reading)),
+        ("6", stream_record("dee", {**reading, "value": 19.5})),
+        ("7", stream_record("ann", {"type": "reaction", "room": "lobby", "messageId": mid, "emoji": "+1"})),
     )
     assert stream.handle(event, cloud.deps) == {"batchItemFailures": [{"itemIdentifier": "3"}]}
     ((topic, activity),) = iot.sent
     assert topic == "chat/pub/lobby"
-    assert [(e["clientId"], e["kind"]) for e in activity["events"]] == [
-        ("ann", "typing"), ("bob", "reaction"), ("dee", "reading"),
-    ]  # fmt: skip
-    assert activity["events"][1]["emoji"] == "+1" and activity["events"][2]["value"] == 21.5
+    # The edge's shape, made by the same pure functions (core/stream.py).
+    assert activity["typing"] == [{"clientId": "ann", "expiresInMs": 5000}]
+    assert activity["reactions"] == [{"messageId": mid, "counts": {"+1": 2}}]
+    (stats,) = activity["readings"]
+    assert (stats["clientId"], stats["count"], stats["min"], stats["max"], stats["avg"], stats["latest"]) == (
+        "dee", 2, 19.5, 21.5, 20.5, 19.5,
+    )  # fmt: skip
+    # A retried batch (Lambda retries from a failure) counts each client once.
+    iot.sent.clear()
+    stream.handle(event, cloud.deps)
+    assert iot.sent[0][1]["reactions"] == [{"messageId": mid, "counts": {"+1": 2}}]
+    # Taking one back.
+    undo = {"type": "reaction", "room": "lobby", "messageId": mid, "emoji": "+1", "remove": True}
+    stream.handle(kinesis_event(("8", stream_record("bob", undo))), cloud.deps)
+    assert iot.sent[-1][1]["reactions"] == [{"messageId": mid, "counts": {"+1": 1}}]
 
 
 @pytest.mark.parametrize(
-    "body", [{"type": "message", "room": "lobby"}, {"type": "typing", "room": "Bad Room!"}]
+    "body",
+    [
+        {"type": "message", "room": "lobby"},
+        {"type": "typing", "room": "Bad Room!"},
+        {"type": "reading", "room": "lobby", "value": 21.5},  # no sensor
+        {"type": "reactions", "room": "lobby"},  # answered at the edge only
+    ],
 )
 def test_stream_records_outside_the_model_are_dropped(cloud, body):
     assert stream.handle(kinesis_event(("9", stream_record("ann", body))), cloud.deps) == {

@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from edgechat.cloud.dynamo import DynamoStore
+from edgechat.cloud.reactions import DynamoReactions
 from edgechat.cloud.state import RouterState
 from edgechat.core.router import RouterConfig
 
@@ -28,6 +29,7 @@ class Deps:
     publish: Publish
     config: RouterConfig
     now_ms: Callable[[], int] = field(default=wall_ms)
+    reactions: DynamoReactions | None = None  # StreamFunction's reaction sets
 
 
 def build(dynamodb: Any, table: str, site: str, publish: Publish, retention_days: int | None) -> Deps:
@@ -37,6 +39,7 @@ def build(dynamodb: Any, table: str, site: str, publish: Publish, retention_days
         state=RouterState(dynamodb, table, site),
         publish=publish,
         config=RouterConfig(site=site),
+        reactions=DynamoReactions(dynamodb, table),
     )
 
 

@@ -1,11 +1,18 @@
 """StreamFunction: ``chat/stream`` micro-batches from Kinesis.
 
 High-volume, low-value events (typing, reactions, read marks, readings) are
-validated, grouped by room and published as one ``activity`` event per room per
-batch: the point of the micro-batch.  Reporting: a record that cannot be parsed
-is dropped (retrying never fixes it and would hold up its shard); a record whose
-room could not be published is returned in ``batchItemFailures``, so Lambda
-retries from it and only it is reported.
+parsed by the same pure rules as the edge Stream (``core/stream.py``), grouped
+by room and published as one ``activity`` event per room per batch, the shape
+the edge publishes (docs/protocol.md).  Reactions are sets kept in the table
+(``cloud/reactions.py``), so a retried batch changes nothing.  Records come from
+the cloud's StreamRule or from an edge core's export (same shape).
+
+Reporting: a record that cannot be parsed is dropped (retrying never fixes it
+and would hold up its shard); the records of a room that could not be stored
+or published are returned in ``batchItemFailures``, so Lambda retries from them.
+Lambda keeps nothing between batches: the ``typing`` list names who typed in
+this batch (browsers expire each name by itself); ``reactions`` queries are
+answered at the edge only.
 """
 
 from __future__ import annotations
@@ -16,76 +23,97 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
-from edgechat.cloud.handlers.deps import Deps, Publish, from_env
+from edgechat.cloud.handlers.deps import Deps, from_env
 from edgechat.cloud.handlers.events import BadEvent, KinesisRecord, client_id, kinesis_records
-from edgechat.core import names, topics
+from edgechat.core import topics
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import encode
+from edgechat.core.stream import (
+    ReactionsQuery,
+    RoomBatch,
+    StreamEvent,
+    StreamLimits,
+    activity_event,
+    batch_by_room,
+    parse_event,
+    reactions_json,
+)
 
 log = logging.getLogger(__name__)
 
-KINDS: Final = frozenset({"typing", "reaction", "read", "reading"})
-MAX_EVENTS_PER_ROOM: Final = 200  # one activity event stays far below IoT's 128 KB
+LIMITS: Final = StreamLimits()
 
 
 @dataclass(frozen=True, slots=True)
 class Activity:
     sequence_number: str
-    room: str
-    event: dict[str, Any]
+    client_id: str
+    event: StreamEvent
+    received_ms: int
+
+    @property
+    def room(self) -> str:
+        return self.event.room
 
 
 def parse_activity(record: KinesisRecord) -> Activity:
     """The rule's output (base64 payload + clientId + receivedMs) to one Activity."""
     try:
         outer = json.loads(record.data)
-        inner = json.loads(_b64(outer["payload"]))
         who = client_id(outer["clientId"])
-        kind = inner["type"]
-        if kind not in KINDS:
-            raise BadEvent(f"type {kind!r} is not a stream event")
-        room = names.room(inner["room"])
-        event: dict[str, Any] = {"clientId": who, "kind": kind, "ts": int(outer["receivedMs"])}
-        if "messageId" in inner:
-            event["messageId"] = names.message_id(inner["messageId"])
-        if isinstance(inner.get("emoji"), str) and len(inner["emoji"]) <= 16:
-            event["emoji"] = inner["emoji"]
-        if isinstance(inner.get("value"), int | float) and not isinstance(inner["value"], bool):
-            event["value"] = inner["value"]
+        received = outer["receivedMs"]
+        if isinstance(received, bool) or not isinstance(received, int):
+            raise BadEvent("receivedMs: not an integer")
+        event = parse_event(base64.b64decode(outer["payload"], validate=True), LIMITS)
+        if isinstance(event, ReactionsQuery):
+            raise BadEvent("reactions queries are answered at the edge")
     except (ValueError, KeyError, TypeError, ClientError) as exc:
         raise BadEvent(f"record {record.sequence_number}: {exc}") from exc
-    return Activity(record.sequence_number, room, event)
+    return Activity(record.sequence_number, who, event, received)
 
 
-def _b64(text: str) -> bytes:
-    return base64.b64decode(text, validate=True)
+def typing_list(batch: RoomBatch, now_ms: int) -> list[dict[str, Any]] | None:
+    """Who typed in this batch and is still typing, each with the time left."""
+    if not batch.typing:
+        return None
+    ttl = LIMITS.typing_ttl_ms
+    return [
+        {"clientId": c, "expiresInMs": at + ttl - now_ms}
+        for c, (active, at) in sorted(batch.typing.items())
+        if active and at + ttl > now_ms
+    ]
 
 
-def by_room(activities: list[Activity]) -> dict[str, list[Activity]]:
-    rooms: dict[str, list[Activity]] = {}
-    for a in activities:
-        rooms.setdefault(a.room, []).append(a)
-    return rooms
+def room_event(batch: RoomBatch, deps: Deps, now_ms: int) -> dict[str, Any] | None:
+    reactions = None
+    if batch.reactions and deps.reactions is not None:
+        deps.reactions.apply(batch.room, batch.reactions, now_ms)
+        touched = batch.touched_messages()
+        reactions = reactions_json(deps.reactions.counts(touched), touched)
+    return activity_event(
+        batch, batch.room, typing=typing_list(batch, now_ms), reactions=reactions, ts=now_ms
+    )
 
 
-def consume(records: list[KinesisRecord], publish: Publish) -> list[str]:
-    """Publish the batch; returns the sequence numbers of records that failed."""
+def consume(records: list[KinesisRecord], deps: Deps) -> list[str]:
+    """Store and publish the batch; returns the sequence numbers of records that failed."""
     activities: list[Activity] = []
     for record in records:
         try:
             activities.append(parse_activity(record))
         except BadEvent as exc:
             log.warning("dropped a stream record: %s", exc)
+    now = deps.now_ms()
+    batches = batch_by_room((a.client_id, a.event, a.received_ms) for a in activities)
     failed: list[str] = []
-    for room, items in by_room(activities).items():
-        for i in range(0, len(items), MAX_EVENTS_PER_ROOM):
-            chunk = items[i : i + MAX_EVENTS_PER_ROOM]
-            event = {"type": "activity", "room": room, "events": [a.event for a in chunk]}
-            try:
-                publish(topics.room_pub(room), encode(event))
-            except Exception as exc:  # any failure to publish: retry these records
-                log.warning("activity for %s not published: %s", room, exc)
-                failed += [a.sequence_number for a in chunk]
+    for room, batch in batches.items():
+        try:
+            event = room_event(batch, deps, now)
+            if event is not None:
+                deps.publish(topics.room_pub(room), encode(event))
+        except Exception as exc:  # any failure to store or publish: retry these records
+            log.warning("activity for %s not published: %s", room, exc)
+            failed += [a.sequence_number for a in activities if a.room == room]
     return failed
 
 
@@ -95,7 +123,7 @@ def handle(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
     except BadEvent as exc:
         log.warning("dropped a malformed Kinesis event: %s", exc)
         return {"batchItemFailures": []}
-    failed = consume(records, deps.publish)
+    failed = consume(records, deps)
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in failed]}
 
 
