@@ -5,7 +5,14 @@ import json
 import pytest
 
 from edgechat.core.clock import Hlc, order_key
-from edgechat.core.remote import BadRemoteMessage, parse_inject, parse_message, stored_reply
+from edgechat.core.remote import (
+    MAX_CLOCK_AHEAD_MS,
+    BadRemoteMessage,
+    observable,
+    parse_inject,
+    parse_message,
+    stored_reply,
+)
 
 
 def event(mid: str = "msg00001", site: str = "siteb", **over) -> dict:
@@ -18,7 +25,13 @@ def event(mid: str = "msg00001", site: str = "siteb", **over) -> dict:
 
 def test_a_good_message_keeps_its_origin():
     m = parse_message(event(replyTo="msg00000"), 4000)
-    assert (m.id, m.site, m.order_key, m.reply_to, m.seq) == ("msg00001", "siteb", event()["orderKey"], "msg00000", 0)
+    assert (m.id, m.site, m.order_key, m.reply_to, m.seq) == (
+        "msg00001",
+        "siteb",
+        event()["orderKey"],
+        "msg00000",
+        0,
+    )
 
 
 def test_a_cognito_identity_may_be_the_author():
@@ -55,7 +68,11 @@ def test_missing_field_and_non_object():
 
 def test_an_inject_keeps_the_good_messages_and_names_the_bad_ones():
     payload = json.dumps(
-        {"type": "inject", "requestId": "r1", "messages": [event("msg0000a"), event("msg0000b", ts=-1), event("msg0000c"), 5]}
+        {
+            "type": "inject",
+            "requestId": "r1",
+            "messages": [event("msg0000a"), event("msg0000b", ts=-1), event("msg0000c"), 5],
+        }
     ).encode()
     inject = parse_inject(payload, 100)
     assert [m.id for m in inject.messages] == ["msg0000a", "msg0000c"]
@@ -74,3 +91,9 @@ def test_an_inject_keeps_the_good_messages_and_names_the_bad_ones():
 def test_an_unreadable_inject_is_a_typed_error(payload):
     with pytest.raises(BadRemoteMessage):
         parse_inject(payload, 100)
+
+
+def test_a_clock_far_ahead_pulls_this_sites_clock_only_so_far():
+    now = 1_000_000
+    assert observable(Hlc(now + 5, 3), now) == Hlc(now + 5, 3)
+    assert observable(Hlc(now + 10 * MAX_CLOCK_AHEAD_MS, 3), now) == Hlc(now + MAX_CLOCK_AHEAD_MS, 0)

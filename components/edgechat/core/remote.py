@@ -31,6 +31,9 @@ from edgechat.core.protocol import Message
 # A client id at any site: an edge client's, or a Cognito identity id in the cloud.
 ORIGIN_CLIENT_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}|[a-z]{2}(?:-[a-z]+)+-\d:[0-9a-f-]{36}")
 MAX_INJECT: Final = 500  # messages per inject request
+# How far ahead of this site's wall clock another site's clock may pull it: one
+# site with a clock set a year ahead must not drag every site's order keys along.
+MAX_CLOCK_AHEAD_MS: Final = 60_000
 
 
 class BadRemoteMessage(ValueError):
@@ -83,6 +86,13 @@ class Inject:
     def latest(self) -> Hlc | None:
         """The latest clock among the messages, for the site's clock to observe."""
         return max((hlc_of(m.order_key) for m in self.messages), default=None)
+
+
+def observable(remote: Hlc, now_ms: int) -> Hlc:
+    """What of ``remote`` this site's clock takes in: at most MAX_CLOCK_AHEAD_MS
+    ahead of its own wall clock (the message itself keeps its order key)."""
+    limit = now_ms + MAX_CLOCK_AHEAD_MS
+    return remote if remote.wall_ms <= limit else Hlc(limit, 0)
 
 
 def parse_inject(payload: bytes, max_text_chars: int) -> Inject:

@@ -273,9 +273,13 @@ class RouterService(ModerationShell):
             return
         for bad in inject.rejected:
             log.warning("router: rejected a message from sync: %s", bad)
-        latest = inject.latest
+        latest, now = inject.latest, self.clock()
         if latest is not None:  # keep this site's clock ahead of everything it has seen
-            self.router.clock = self.router.clock.observe(latest, self.clock())
+            seen = remote.observable(latest, now)
+            if seen != latest:
+                ahead_s = (latest.wall_ms - now) // 1000
+                log.warning("router: a message from sync is %d s in the future", ahead_s)
+            self.router.clock = self.router.clock.observe(seen, now)
         await self._pending.put(inject)
 
     async def _store_remote(self, injects: list[remote.Inject]) -> None:

@@ -138,8 +138,9 @@ def parse_request(payload: bytes, limits_text: int) -> SyncRequest:
 def ingest(batch: SyncBatch, deps: Deps) -> dict[str, Any]:
     results = deps.store.add(batch.messages)  # StoreError propagates: Lambda retries, the add is idempotent
     if batch.messages:
-        latest = max(hlc_of(m.order_key) for m in batch.messages)
-        deps.state.save_clock(deps.state.load_clock().observe(latest, deps.now_ms()))
+        latest, now = max(hlc_of(m.order_key) for m in batch.messages), deps.now_ms()
+        # a site's clock far ahead pulls the cloud's only so far (core/remote.py)
+        deps.state.save_clock(deps.state.load_clock().observe(remote.observable(latest, now), now))
     for stored, created in results:
         if created:
             deps.publish(topics.room_pub(stored.room), encode(stored.to_event()))
