@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,36 +73,44 @@ class StreamStore:
     ) -> int:
         """Spool (client, received, event JSON) and apply (room, change, ts);
         returns how many old events were dropped to stay within the bound."""
+        with self._transaction() as db:
+            db.executemany("INSERT INTO spool (client_id, received_ms, event) VALUES (?, ?, ?)", events)
+            for room, c, ts in reactions:
+                if c.remove:
+                    db.execute(
+                        "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND client_id = ?",
+                        (c.message_id, c.emoji, c.client_id),
+                    )
+                else:
+                    db.execute(
+                        "INSERT OR IGNORE INTO reactions VALUES (?, ?, ?, ?, ?)",
+                        (c.message_id, c.emoji, c.client_id, room, ts),
+                    )
+            over = self._queued + len(events) - self.max_events
+            dropped = 0
+            if over > 0:
+                dropped = db.execute(
+                    "DELETE FROM spool WHERE seq IN (SELECT seq FROM spool ORDER BY seq LIMIT ?)", (over,)
+                ).rowcount
+                self._bump("dropped", dropped)
+            self._queued += len(events) - dropped
+        return dropped
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; on failure the in-memory
+        counts are read back from the file, as they were."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany("INSERT INTO spool (client_id, received_ms, event) VALUES (?, ?, ?)", events)
-                for room, c, ts in reactions:
-                    if c.remove:
-                        db.execute(
-                            "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND client_id = ?",
-                            (c.message_id, c.emoji, c.client_id),
-                        )
-                    else:
-                        db.execute(
-                            "INSERT OR IGNORE INTO reactions VALUES (?, ?, ?, ?, ?)",
-                            (c.message_id, c.emoji, c.client_id, room, ts),
-                        )
-                over = self._queued + len(events) - self.max_events
-                dropped = 0
-                if over > 0:
-                    dropped = db.execute(
-                        "DELETE FROM spool WHERE seq IN (SELECT seq FROM spool ORDER BY seq LIMIT ?)", (over,)
-                    ).rowcount
-                    self._bump("dropped", dropped)
+                yield db
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 self._counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+                self._queued = db.execute("SELECT count(*) FROM spool").fetchone()[0]
                 raise
-            self._queued += len(events) - dropped
-            return dropped
 
     def _bump(self, name: str, by: int) -> None:
         self._counters[name] = self._counters.get(name, 0) + by
@@ -159,21 +168,13 @@ class StreamStore:
         """These were accepted downstream: gone from the spool, counted as exported."""
         if not seqs:
             return
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                gone = 0
-                for i in range(0, len(seqs), 500):
-                    chunk = seqs[i : i + 500]
-                    marks = ",".join("?" * len(chunk))
-                    gone += db.execute(f"DELETE FROM spool WHERE seq IN ({marks})", chunk).rowcount
-                self._bump("exported", gone)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                self._counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
-                raise
+        with self._transaction() as db:
+            gone = 0
+            for i in range(0, len(seqs), 500):
+                chunk = seqs[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                gone += db.execute(f"DELETE FROM spool WHERE seq IN ({marks})", chunk).rowcount
+            self._bump("exported", gone)
             self._queued -= gone
 
     def stats(self) -> SpoolStats:
