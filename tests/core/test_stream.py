@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgechat.core.errors import ClientError
 from edgechat.core.ratelimit import RateLimit
@@ -199,3 +201,33 @@ def test_a_reaction_in_the_batch_is_what_the_store_applies():
     batch = batch_by_room([("a", Reaction("lobby", MID, "👍"), 1)])["lobby"]
     assert batch.reactions == [ReactionChange("a", MID, "👍", False)]
     assert batch.touched_messages() == [MID]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
+fields = st.fixed_dictionaries(
+    {"type": st.sampled_from(["typing", "reaction", "read", "reading", "reactions", "nope"])},
+    optional={
+        k: json_values | st.text(max_size=40)
+        for k in ("room", "active", "messageId", "emoji", "remove", "seq", "sensor", "value", "unit")
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300), fields.map(lambda d: json.dumps(d).encode())))
+def test_no_payload_gets_anything_but_an_event_or_a_typed_error(payload):
+    b = Batcher(LIMITS)
+    event, error = b.receive("dev", payload, 1000)
+    assert (event is None) != (error is None)
+    if error is not None:
+        assert error["type"] == "error" and isinstance(error["code"], str)
+    else:
+        # What is accepted survives the round trip the spool and the export make.
+        assert parse_event(json.dumps(to_json(event)).encode(), LIMITS) == event
+    window = b.take(1200)
+    for room in window.rooms():
+        assert json.dumps(b.activity(window, room, {}, 1200))
