@@ -114,6 +114,7 @@ class SyncService:
         # Cursors the Router confirmed, written at the next tick: one fsync for a
         # burst, not one per message (a cursor behind only means a re-fetch).
         self._unsaved: dict[str, int] = {}
+        self._sending: set[asyncio.Task[None]] = set()
         self._last_state: dict[str, Any] | None = None
         self._state_at = 0.0
         self._metrics_at = 0.0
@@ -138,9 +139,9 @@ class SyncService:
         finally:
             if self._unsaved:  # a clean stop keeps its progress (a kill only costs a re-fetch)
                 await asyncio.shield(self._save_cursors())
-            for task in tasks:
+            for task in [*tasks, *self._sending]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *self._sending, return_exceptions=True)
             await self.uplink.stop()
             self._db.shutdown(wait=True)
 
@@ -222,7 +223,7 @@ class SyncService:
         for effect in effects:
             match effect:
                 case SendUp(body=body):
-                    await self._send_up(body)
+                    self._send_up(body)
                 case InjectMessages(request_id=rid, messages=messages):
                     local = self._local
                     if local is None:  # the Router cannot answer: the core's timeout rewinds
@@ -245,7 +246,14 @@ class SyncService:
             log.error("sync: cannot save cursors: %s", exc)
             self._unsaved = {**cursors, **self._unsaved}
 
-    async def _send_up(self, body: dict[str, Any]) -> None:
+    def _send_up(self, body: dict[str, Any]) -> None:
+        """Publish in the background: a silent link (no PUBACK) must not stall
+        the loop; what never gets an answer is the core's to resend."""
+        task = asyncio.create_task(self._publish_up(body))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _publish_up(self, body: dict[str, Any]) -> None:
         try:
             await self.uplink.publish(up_topic(self.thing), encode(body))
         except Exception as exc:  # any failure: the core's timeout resends
@@ -267,7 +275,9 @@ class SyncService:
             self._outbox_dirty = False
         sends = core.outbox_read(rows, self.clock())
         # Concurrently: the batches are independent and the cloud answers each.
-        await asyncio.gather(*(self._send_up(s.body) for s in sends if isinstance(s, SendUp)))
+        for send in sends:
+            if isinstance(send, SendUp):
+                self._send_up(send.body)
 
     # -- visible state
 

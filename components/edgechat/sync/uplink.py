@@ -129,7 +129,8 @@ class Mqtt5Uplink:
             # What could not go out fails at once: Sync resends from its outbox.
             offline_queue_behavior=mqtt5.ClientOperationQueueBehaviorType.FAIL_ALL_ON_DISCONNECT,
             min_reconnect_delay_ms=200, max_reconnect_delay_ms=self.max_reconnect_ms,
-            keep_alive_interval_sec=30, ping_timeout_ms=10_000,
+            keep_alive_interval_sec=30, ping_timeout_ms=10_000, connack_timeout_ms=10_000,
+            ack_timeout_sec=30,  # a PUBACK that never comes fails the publish (Sync resends)
         )  # fmt: skip
         self._client.start()
 
