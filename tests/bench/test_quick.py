@@ -80,6 +80,13 @@ def check_stream(r):
     assert r["aggregatesCorrect"] is True
 
 
+def check_sync_drain(r):
+    n = r["config"]["messages"]
+    assert r["drain"]["messages"] == r["direct"]["messages"] == n
+    assert 0 < r["drain"]["firstAfterS"] <= r["drain"]["seconds"] <= r["drain"]["outboxEmptyS"]
+    assert r["drain"]["perS"] > 0 and r["direct"]["perS"] > 0 and r["ratio"] > 0
+
+
 def check_soak(r):
     assert len(r["samples"]) == r["config"]["steps"] and r["sent"] > 0
     assert r["lost"] == 0 and r["routerErrors"] == 0 and r["acked"] == r["sent"]
@@ -87,7 +94,7 @@ def check_soak(r):
     assert all(s["rssMiB"] > 0 for s in r["samples"]) and set(r["met"]) == {"memoryFlat"}
 
 
-CHECKS = {name: globals()[f"check_{name}"] for name in (*SCENARIOS, *LONG_SCENARIOS)}
+CHECKS = {name: globals()[f"check_{name.replace('-', '_')}"] for name in (*SCENARIOS, *LONG_SCENARIOS)}
 
 
 @pytest.fixture(scope="module")
