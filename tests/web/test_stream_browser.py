@@ -57,6 +57,9 @@ def test_a_reaction_from_a_shows_as_a_count_on_b(open_tab):
     # Bob adds his: two; a page opened later gets the stored count.
     b.page.click(button)
     a.page.wait_for_selector(f'{button}[data-count="2"]')
+    b.page.type("#text", "typing so Ann sees it")
+    a.page.wait_for_function("() => document.getElementById('typing').textContent === 'Bob is typing…'")
+    a.screenshot("stream-reactions-typing")
     c = open_tab("Cy", room)
     c.wait_texts("vote on me")
     c.page.wait_for_selector(f'{button}[data-count="2"]')
@@ -84,6 +87,7 @@ def test_a_device_s_readings_show_in_its_room_with_a_live_chart(open_tab, paho):
     assert b.page.text_content(f"{card} .who") == "thermo · temp"
     points = b.page.get_attribute(f"{card} svg polyline", "points")
     assert points is not None and len(points.split()) >= 2
+    b.screenshot("stream-readings")
     # Drawn node by node: an svg element in the SVG namespace.
     assert (
         b.page.evaluate(f"document.querySelector('{card} svg').namespaceURI") == "http://www.w3.org/2000/svg"
