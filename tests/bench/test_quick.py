@@ -87,6 +87,13 @@ def check_sync_drain(r):
     assert r["drain"]["perS"] > 0 and r["direct"]["perS"] > 0 and r["ratio"] > 0
 
 
+def check_lifecycle(r):
+    assert all(v > 0 for v in r["insertsPerS"].values()) and r["insertRatioOnOff"] > 0
+    _ms(r["editMs"], 10)
+    _ms(r["deleteMs"], 10)
+    assert r["deleteOverEditP50"] > 0
+
+
 def check_soak(r):
     assert len(r["samples"]) == r["config"]["steps"] and r["sent"] > 0
     assert r["lost"] == 0 and r["routerErrors"] == 0 and r["acked"] == r["sent"]

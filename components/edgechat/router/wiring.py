@@ -8,7 +8,7 @@ import time
 from edgechat.broker import system_password
 from edgechat.broker.config import SYSTEM_USER
 from edgechat.broker.credentials import revoke
-from edgechat.broker.roles import RolesWatcher, roles_path
+from edgechat.broker.roles import RolesWatcher, roles_path, set_moderator
 from edgechat.core.router import Router
 from edgechat.router.service import RouterService
 from edgechat.settings import Settings
@@ -19,6 +19,12 @@ def open_store(settings: Settings) -> SqliteStore:
     """The message store under the data directory (raises StoreError)."""
     settings.paths.store.parent.mkdir(parents=True, exist_ok=True)
     return SqliteStore(settings.paths.store, synchronous=settings.store_synchronous)
+
+
+def _ban(settings: Settings, client_id: str) -> None:
+    """A banned client loses its role (if any) and its broker credential."""
+    set_moderator(settings, client_id, False)
+    revoke(settings, client_id)
 
 
 def router_service(settings: Settings, store: SqliteStore) -> RouterService:
@@ -33,6 +39,6 @@ def router_service(settings: Settings, store: SqliteStore) -> RouterService:
         retention_ms=settings.retention_ms,
     )
     service.moderator_ids = RolesWatcher(roles_path(settings))
-    service.revoke_credential = lambda client_id: revoke(settings, client_id)
+    service.revoke_credential = lambda client_id: _ban(settings, client_id)
     service.data_dir = settings.paths.root
     return service
