@@ -9,8 +9,12 @@ install from wheels downloaded by `gg build` (needs the package index)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import signal
 import sys
+import time
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -36,7 +40,7 @@ def nucleus(tmp_path: Path, project: Path):
     build = tmp_path / "greengrass-build"
     source = None if REAL_WHEELS else FakeWheels()
     root = PROJECT_ROOT if REAL_WHEELS else project
-    build_all(build, names=["Broker", "Router", "Stream", *WEB], source=source, root=root)
+    build_all(build, names=["Broker", "Router", "Stream", "Sync", *WEB], source=source, root=root)
     env = {} if REAL_WHEELS else {"EDGECHAT_DEV_VENV": str(Path(sys.prefix))}
     n = Nucleus(build, tmp_path / "greengrass" / "v2", env)
     yield n
@@ -113,7 +117,63 @@ def test_stream_recipe_aggregates_a_devices_readings(nucleus: Nucleus, tmp_path:
         found = device.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "activity")
         readings = [r for _, a in found for r in a["readings"]]
         assert readings[0]["clientId"] == creds.username and readings[0]["sensor"] == "t"
+        # Stopped (SIGTERM, as the nucleus stops it): what the device sends
+        # meanwhile waits in the broker (persistent session) and is counted after.
+        assert stream.process is not None
+        os.killpg(stream.process.pid, signal.SIGTERM)
+        stream.process.wait(15)
+        for value in (10.0, 20.0, 30.0):
+            device.send({"type": "reading", "room": "barn", "sensor": "w", "value": value},
+                        f"chat/stream/{creds.username}")  # fmt: skip
+        nucleus.run("edgechat.Stream", ready="edgechat stream ready")
+
+        def watts() -> list[dict]:
+            return [r for _, b in device.received if isinstance(b, dict) and b.get("type") == "activity"
+                    for r in b.get("readings", []) if r["sensor"] == "w"]  # fmt: skip
+
+        device.wait_for(
+            lambda t, b: isinstance(b, dict) and any(r["sensor"] == "w" for r in b.get("readings", []))
+        )
+        deadline = time.monotonic() + 10
+        while sum(r["count"] for r in watts()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sum(r["count"] for r in watts()) == 3 and max(r["max"] for r in watts()) == 30.0
     finally:
         device.close()
     assert (data / "stream" / "stream.db").exists()  # the Stream found the Broker's data dir
     assert "configuration from" in "".join(stream.output)
+
+
+def test_sync_recipe_finds_the_store_and_trusts_no_ipc_ok(nucleus: Nucleus, tmp_path: Path) -> None:
+    """Sync under the recipe's run line: the Broker's data dir, the Router's
+    store, IPC to "IoT Core" (the stand-in says OK to every publish and no cloud
+    ever answers): a message made here stays in the outbox."""
+    data = tmp_path / "edgechat-data"
+    ports = {"mqttPort": free_port(), "wsPort": free_port(), "internalPort": free_port()}
+    nucleus.deploy("edgechat.Broker", {"dataDir": str(data), "host": "127.0.0.1", **ports})
+    nucleus.deploy("edgechat.Router", {"siteId": "site-a"})
+    sync = nucleus.deploy("edgechat.Sync", {"siteId": "site-a"})
+    for name in ("edgechat.Broker", "edgechat.Router", "edgechat.Sync"):
+        nucleus.install(name)
+    nucleus.run("edgechat.Broker", ready="edgechat broker ready")
+    nucleus.run("edgechat.Router", ready="edgechat router ready")
+    nucleus.run("edgechat.Sync", ready="edgechat sync ready")
+    creds = issue(Settings(data_dir=data), "ann")
+    client = ChatClient(ports["mqttPort"], creds.username, creds.password)
+    try:
+        assert client.connect() == 0
+        client.subscribe(f"chat/in/{client.client_id}")
+        client.request({"type": "hello", "nick": "ann"}, "welcome")
+        client.send({"type": "message", "id": uuid.uuid4().hex, "room": "lobby", "text": "for the cloud"})
+        client.wait_for(lambda t, b: b.get("type") == "ack")
+    finally:
+        client.close()
+    status = data / "run" / "sync.json"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = json.loads(status.read_text()) if status.exists() else {}
+        if state.get("counters", {}).get("sent"):
+            break
+        time.sleep(0.2)
+    assert state["counters"]["sent"] == 1 and state["backlog"] == 1 and state["connected"] is True
+    assert state["thing"] == "site-a" and "configuration from" in "".join(sync.output)
