@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-import time
 import urllib.request
 import uuid
 from pathlib import Path

@@ -24,6 +24,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import MQTT_ERR_SUCCESS, error_string
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edgechat.core import topics
 from edgechat.core.errors import ClientError
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STREAM_CLIENT_ID = "edgechat-stream"
 STATUS_EVERY_S = 2.0
+SESSION_EXPIRY_S = 86_400
 
 
 @dataclass(slots=True)
@@ -101,7 +104,11 @@ class StreamService:
         client = self._new_client()
         self._client = client
         try:
-            client.connect_async(self.host, self.port, keepalive=30, clean_start=True)
+            # A persistent session, as the Router's: what devices send while the
+            # Stream restarts waits in the broker (up to max_queued_messages).
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
             client.loop_start()
             await asyncio.Event().wait()
         finally:
