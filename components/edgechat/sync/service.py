@@ -115,6 +115,7 @@ class SyncService:
         # burst, not one per message (a cursor behind only means a re-fetch).
         self._unsaved: dict[str, int] = {}
         self._sending: set[asyncio.Task[None]] = set()
+        self._unretired: list[str] = []
         self._last_state: dict[str, Any] | None = None
         self._state_at = 0.0
         self._metrics_at = 0.0
@@ -205,6 +206,7 @@ class SyncService:
                     effects += core.flush(now)
                 await self._apply(effects)
                 if isinstance(event, _Tick):
+                    await self._retire()
                     await self._save_cursors()
                 await self._pump_outbox(core)
                 await self._report(core, isinstance(event, _Tick))
@@ -231,10 +233,23 @@ class SyncService:
                     body = {"type": "inject", "requestId": rid, "messages": messages}
                     await local.publish(topics.SYNC_IN, encode(body), qos=1)
                 case RetireOutbox(ids=ids):
-                    await self._store(self.store.outbox_done, ids)
-                    self._outbox_dirty = True
+                    self._unretired += ids
+                    await self._retire()
                 case SaveCursors(cursors=cursors):
                     self._unsaved.update(cursors)
+
+    async def _retire(self) -> None:
+        """Delete acknowledged rows; if the store is busy, again at the next tick
+        (left in place, they would only go up again)."""
+        if not self._unretired:
+            return
+        ids, self._unretired = self._unretired, []
+        try:
+            await self._store(self.store.outbox_done, ids)
+        except StoreError as exc:
+            log.error("sync: cannot retire %d acknowledged messages yet: %s", len(ids), exc)
+            self._unretired = ids + self._unretired
+        self._outbox_dirty = True
 
     async def _save_cursors(self) -> None:
         if not self._unsaved:
