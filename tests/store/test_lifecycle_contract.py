@@ -8,7 +8,7 @@ from dataclasses import replace
 from edgechat.core.clock import Hlc, order_key
 from edgechat.core.lifecycle import DELETE, EDIT, Revision
 from edgechat.core.moderation import Action
-from edgechat.store import SqliteStore
+from edgechat.store import MemoryStore, SqliteStore
 from tests.store.test_store_contract import message, store  # noqa: F401  (the fixture)
 
 
@@ -111,3 +111,11 @@ def test_retention_takes_a_message_s_edits_with_it_from_the_file(tmp_path):
     assert [m.id for m in s.history("r")[0]] == ["m0000002"]
     assert not any(edited.encode() in p.read_bytes() for p in tmp_path.iterdir())
     s.close()
+
+
+def test_a_message_deleted_before_it_synced_never_goes_up(tmp_path):
+    for s in (MemoryStore(), SqliteStore(tmp_path / "m.db")):
+        s.add([message("m0000001"), message("m0000002")])
+        s.revise([revision("d0000001", "m0000001", DELETE)])
+        assert [m.id for _, m in s.outbox()] == ["m0000002"]
+        s.close()

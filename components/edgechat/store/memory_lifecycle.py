@@ -15,6 +15,7 @@ from edgechat.core.protocol import Message
 class MemoryLifecycle:
     _by_id: dict[str, Message]
     _rooms: dict[str, list[Message]]
+    _outbox: dict[str, int]
 
     def _lifecycle_init(self) -> None:
         self._revisions: dict[str, Revision] = {}
@@ -45,6 +46,7 @@ class MemoryLifecycle:
                     self._replace(replace(message, text=rev.text, edited=True))
                 else:
                     self._replace(replace(message, text="", attachments=(), deleted=True))
+                    self._outbox.pop(rev.target, None)  # deleted before it went up: it stays here
                     for rid, other in self._revisions.items():
                         if other.target == rev.target:
                             self._revisions[rid] = replace(other, text="")

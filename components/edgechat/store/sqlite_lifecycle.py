@@ -111,6 +111,8 @@ class SqliteLifecycle:
                 (rev.order_key, rev.target),
             )
             db.execute("UPDATE revisions SET text = '' WHERE target = ?", (rev.target,))
+            # Deleted before it went up: it never leaves this site (Sync's outbox, schema 4).
+            db.execute("DELETE FROM outbox WHERE id = ?", (rev.target,))
         return stored, True, applied
 
     def _shred(self) -> None:
