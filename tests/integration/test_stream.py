@@ -3,9 +3,14 @@ readings, typing, reactions (stored) and typed errors, through the real broker."
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
+
+from edgechat.core.errors import ClientError
+from edgechat.core.stream import StreamLimits, parse_event
+from tests.fuzz.hostile import payloads
 
 MID = "01J0000000000000000000000A"
 
@@ -118,3 +123,25 @@ def test_status_shows_the_stream_and_its_spool(edge, connect):
     text = edge.cli("status").stdout
     assert "stream: connected" in text and "queued" in text
     assert json.loads(edge.cli("status", "--json").stdout)["stream"]["received"] >= 1
+
+
+def test_hostile_payloads_get_typed_errors_and_the_stream_carries_on(edge, connect):
+    fuzzer = connect("fuzzer", rooms=("fuzz",))
+    expected = 0
+    for payload, _ in itertools.islice(payloads(seed=8), 150):  # under the burst: no rate limit
+        try:
+            parse_event(payload, StreamLimits())
+        except ClientError:
+            expected += 1
+        if len(payload) < 60_000:  # larger ones the broker refuses (and disconnects for)
+            fuzzer.send(payload, stream_topic(fuzzer))
+        else:
+            expected -= 1
+    fuzzer.wait_for(
+        lambda t, b: isinstance(b, dict) and b.get("type") == "error", count=expected, timeout_s=20
+    )
+    fuzzer.send({"type": "reading", "room": "fuzz", "sensor": "alive", "value": 1}, stream_topic(fuzzer))
+    fuzzer.wait_for(
+        lambda t, b: isinstance(b, dict) and any(r["sensor"] == "alive" for r in b.get("readings", []))
+    )
+    assert edge.status()["stream"]["connected"] is True
