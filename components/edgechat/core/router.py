@@ -206,7 +206,7 @@ class Router:
 
     def _handle(self, client_id: str, session: Session, request: Request, now_ms: int) -> list[Effect]:
         match request:
-            case SendMessage() if (refused := self._refuse_speech(client_id, request.room, now_ms)):
+            case SendMessage() if refused := self._refuse_speech(client_id, request.room, now_ms):
                 raise refused.about("message", request.id)
             case SendMessage():
                 return [StoreMessage(self._stamp(client_id, session, request, now_ms))]
@@ -227,7 +227,7 @@ class Router:
                 return [QueryHistory(client_id, request)]
             case ListRooms():
                 return [QueryRooms(client_id, request)]
-            case lifecycle.Edit() if (refused := self._refuse_speech(client_id, request.room, now_ms)):
+            case lifecycle.Edit() if refused := self._refuse_speech(client_id, request.room, now_ms):
                 raise refused.about("edit", request.id)
             case lifecycle.Edit() | lifecycle.Delete():
                 return [LoadTarget(client_id, request, client_id in self.moderators)]
