@@ -3,6 +3,7 @@
 // rendered as data (textContent, never markup); any other type is ignored.
 // Nothing received is ever run as code: there is no eval, no Function, no
 // markup sink anywhere in the app (tests/web/test_no_markup_sinks.py).
+import { applyRevision } from "./revisions.js";
 import { $, el, formatTime } from "./view.js";
 
 const NOTICE_MS = 12_000;
@@ -201,14 +202,9 @@ export class Control {
   revised(event) {
     if (typeof event.target !== "string" || !isRoom(event.room)) return;
     const view = this.ctx.viewOf(event.room);
-    const known = view.byId.get(event.target);
-    if (!known || known.deleted) return;
-    if (event.type === "messageRemoved") {
-      view.byId.set(event.target, { ...known, text: "", deleted: true, attachments: undefined });
-    } else if (typeof event.text === "string" && (!known.editKey || event.orderKey > known.editKey)) {
-      // The latest edit wins, whatever order edits arrive in (as in the store).
-      view.byId.set(event.target, { ...known, text: event.text, edited: true, editKey: event.orderKey });
-    }
+    const changed = applyRevision(view.byId.get(event.target), event);
+    if (!changed) return;
+    view.byId.set(event.target, changed);
     if (event.room === this.ctx.room()) this.ctx.render();
   }
 }
