@@ -23,15 +23,38 @@ ODD_VALUES: list[Any] = [
     None, True, False, 0, -1, 2**63, 2**53 + 1, 1.5, float("inf"), [], {}, [1, [2, [3]]], {"$": 1},
     *ODD_STRINGS,
 ]  # fmt: skip
-TYPES = ["message", "hello", "join", "leave", "history", "rooms", "bye", "exec", "", "MESSAGE", None, 5]
-FIELDS = ["type", "id", "room", "text", "nick", "before", "after", "limit", "replyTo", "requestId"]
+TYPES = [
+    "message", "hello", "join", "leave", "history", "rooms", "bye", "exec", "", "MESSAGE", None, 5,
+    "edit", "delete", "ban",
+]  # fmt: skip
+FIELDS = [
+    "type", "id", "room", "text", "nick", "before", "after", "limit", "replyTo", "requestId",
+    "target", "clientId", "minutes",
+]  # fmt: skip
+# Moderation requests, from a client that is no moderator: each must get not_allowed.
+MODERATION = [
+    {"type": "mute", "room": "fuzz", "clientId": "someone", "minutes": 5},
+    {"type": "ban", "clientId": "someone"}, {"type": "lock", "room": "fuzz"},
+    {"type": "announce", "room": "fuzz", "text": "x"}, {"type": "audit"},
+    {"type": "console"}, {"type": "notice", "room": "fuzz", "text": "x"}, {"type": "appUpdate"},
+]  # fmt: skip
 
 
-def _valid(rng: random.Random, n: int) -> dict[str, Any]:
-    kind = rng.choice(["message", "hello", "join", "leave", "history", "rooms"])
+def _valid(rng: random.Random, n: int, made: list[str] | None = None) -> dict[str, Any]:
+    kinds = ["message", "hello", "join", "leave", "history", "rooms", "edit", "delete", "moderation"]
+    kind = rng.choice(kinds if made is not None else kinds[:6])
     base: dict[str, Any] = {"type": kind}
     if kind == "message":
         base |= {"id": f"fz{n:010d}{rng.randrange(10**6):06d}", "room": "fuzz", "text": f"fuzz {n}"}
+        if made is not None:
+            made.append(base["id"])
+    elif kind in ("edit", "delete"):  # mostly of the fuzzer's own messages (some not stored, some deleted)
+        target = rng.choice(made) if made and rng.random() < 0.8 else f"nosuch{n:08d}"
+        base |= {"id": f"rv{n:010d}{rng.randrange(10**6):06d}", "target": target, "room": "fuzz"}
+        if kind == "edit":
+            base["text"] = f"edited {n}"
+    elif kind == "moderation":
+        base = dict(rng.choice(MODERATION))
     elif kind in ("join", "leave"):
         base["room"] = "fuzz"
     elif kind == "history":
@@ -66,6 +89,7 @@ def payloads(seed: int) -> Iterator[tuple[bytes, bool]]:
     """(payload, expects_reply): everything but a valid ``bye`` is answered."""
     rng = random.Random(seed)
     n = 0
+    made: list[str] = []  # message ids sent, for edits and deletes to name
     while True:
         n += 1
         kind = rng.randrange(10)
@@ -84,9 +108,9 @@ def payloads(seed: int) -> Iterator[tuple[bytes, bool]]:
         elif kind == 5:
             payload = _dump(_valid(rng, n)).replace(b"fuzz", b"fu\xffzz")  # invalid UTF-8
         elif kind in (6, 7, 8):
-            payload = _dump(_mutate(rng, _valid(rng, n)))
+            payload = _dump(_mutate(rng, _valid(rng, n, made)))
         else:
-            payload = _dump(_valid(rng, n))
+            payload = _dump(_valid(rng, n, made))
         yield payload, not _is_bye(payload)
 
 
