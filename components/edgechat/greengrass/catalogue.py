@@ -91,7 +91,7 @@ ROUTER = Component(
     name=f"{NAMESPACE}.Router",
     module="edgechat.router",
     description="edgechat's chat rules and message store, over the edge broker.",
-    settings=("site_id", "retention_days", "limits", "rate", "store_synchronous"),
+    settings=("site_id", "retention_days", "limits", "rate", "store_synchronous", "edit_window_minutes"),
     from_broker=("data_dir", "internal_port"),
     requires=(BROKER.name,),
 )
