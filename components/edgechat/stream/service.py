@@ -92,8 +92,8 @@ class StreamService:
 
     async def run(self) -> None:
         """Serve until cancelled.  paho's own network thread reads the broker
-        (it reconnects by itself): aiomqtt's per-message asyncio hops took
-        ~2 ms each and made the Stream the bottleneck (docs/performance.md)."""
+        (it reconnects by itself): through aiomqtt, one asyncio hop per message
+        held the Stream to a few hundred events a second (docs/performance.md)."""
         self._loop = asyncio.get_running_loop()
         if self.pump is not None:
             self.pump.start()
@@ -119,6 +119,10 @@ class StreamService:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            try:  # a clean stop keeps the window in hand: spooled, its reactions stored
+                await self._flush()
+            except Exception:
+                log.exception("stream: the last window could not be committed")
             if self.pump is not None:
                 await asyncio.to_thread(self.pump.stop)
             self._db.shutdown(wait=True)
