@@ -8,15 +8,34 @@ the history checker finds nothing lost, doubled, reordered or unexpected."""
 import random
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from edgechat.faults import kill9, wait_gone
-from tests.sync.sites import two_sites
+from tests.sync.sites import Sites, two_sites
 
 pytestmark = pytest.mark.integration
 
 CONVERGE_S = 60
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, moto_url) -> Iterator[Sites]:
+    """One cloud and two sites for the module (starting them is most of the time)."""
+    with two_sites(tmp_path_factory.mktemp("sync"), moto_url, ()) as sites:
+        yield sites
+
+
+@pytest.fixture
+def sites(shared: Sites) -> Iterator[Sites]:
+    """The shared sites, healed, with this test's own people (and rooms: set them)."""
+    shared.proxy.delay(0)
+    shared.proxy.restore()
+    yield shared
+    for c in shared.chatters:
+        c.close()
+    shared.chatters.clear()
 
 
 def chat(chatters, rooms, each: int) -> None:
@@ -26,71 +45,70 @@ def chat(chatters, rooms, each: int) -> None:
                 c.say(room)
 
 
-def test_a_partitioned_site_converges_with_nothing_lost_or_doubled(tmp_path, moto_url):
-    rooms = ("lobby", "kitchen")
-    with two_sites(tmp_path, moto_url, rooms) as sites:
-        ann, bob, cat = sites.people()
-        everyone = (ann, bob, cat)
+@pytest.mark.parametrize("partition", ["cut", "blackhole"])  # links reset, or silent and held
+def test_a_partitioned_site_converges_with_nothing_lost_or_doubled(sites, partition):
+    rooms = sites.rooms = (f"lobby-{partition}", f"kitchen-{partition}")
+    ann, bob, cat = sites.people()
+    everyone = (ann, bob, cat)
 
-        chat(everyone, rooms, 2)  # linked
-        for c in everyone:
-            c.wait_acked()
+    chat(everyone, rooms, 2)  # linked
+    for c in everyone:
+        c.wait_acked()
 
-        sites.proxy.cut()
-        during = {c.name: [c.say(r) for _ in range(4) for r in rooms] for c in everyone}
-        for c in everyone:
-            c.wait_acked()  # A's people are answered by A alone: a site chats on its own
-        time.sleep(1.0)
-        on_a = {mid for room in rooms for mid, _ in sites.a.ordered(room)}
-        assert on_a.isdisjoint(during["bob"] + during["cat"]), "site A was not cut off"
+    getattr(sites.proxy, partition)()
+    during = {c.name: [c.say(r) for _ in range(4) for r in rooms] for c in everyone}
+    for c in everyone:
+        c.wait_acked()  # A's people are answered by A alone: a site chats on its own
+    time.sleep(1.0)
+    on_a = {mid for room in rooms for mid, _ in sites.a.ordered(room)}
+    assert on_a.isdisjoint(during["bob"] + during["cat"]), "site A was not cut off"
 
-        sites.proxy.restore()
-        chat(everyone, rooms, 1)  # and the chat goes on while it heals
-        for c in everyone:
-            c.wait_acked()
-        report, took = sites.converged(CONVERGE_S)
-        assert report.ok, f"not converged after {took:.0f} s:\n{report}"
-        acked, _ = sites.sent()
-        assert all(len(acked[r]) == 3 * 7 for r in rooms)  # every send acked, and counted in the check
-        assert report.rooms == {r: 21 for r in rooms}
+    sites.proxy.restore()
+    chat(everyone, rooms, 1)  # and the chat goes on while it heals
+    for c in everyone:
+        c.wait_acked()
+    report, took = sites.converged(CONVERGE_S)
+    assert report.ok, f"not converged after {took:.0f} s:\n{report}"
+    acked, _ = sites.sent()
+    assert all(len(acked[r]) == 3 * 7 for r in rooms)  # every send acked, and counted in the check
+    assert report.rooms == {r: 21 for r in rooms}
 
 
-def test_kill_9_during_the_drain_loses_and_doubles_nothing(tmp_path, moto_url):
+def test_kill_9_during_the_drain_loses_and_doubles_nothing(sites):
     rng = random.Random(6)
-    rooms = ("lobby", "garden")
-    with two_sites(tmp_path, moto_url, rooms) as sites:
-        ann, bob, cat = sites.people()
-        sites.proxy.cut()
-        chat((ann,), rooms, 12)  # a backlog at A: 24 messages
-        chat((bob, cat), rooms, 3)
-        for c in (ann, bob, cat):
-            c.wait_acked()
+    rooms = sites.rooms = ("lobby-kill", "garden-kill")
+    ann, bob, cat = sites.people()
+    sites.proxy.cut()
+    chat((ann,), rooms, 12)  # a backlog at A: 24 messages
+    chat((bob, cat), rooms, 3)
+    for c in (ann, bob, cat):
+        c.wait_acked()
 
-        sites.proxy.delay(0.3)  # a slow link: the drain takes a few round trips
-        sites.proxy.restore()
-        deadline = time.monotonic() + 30
-        while sites.proxy.connections == 0:  # A's Sync is back on the link: the drain begins
-            assert time.monotonic() < deadline, "site A did not reconnect"
-            time.sleep(0.05)
-        kills = [
-            ("A's Sync", lambda: kill9(sites.sync_status(sites.a).get("pid", 0) or 0)),
-            ("the cloud's broker", lambda: kill9(sites.cloud.broker_pid)),
-            ("A's Router and store", lambda: restart_a(sites)),
-            ("B's Sync", lambda: kill9(sites.sync_status(sites.b).get("pid", 0) or 0)),
-        ]
-        backlogs = []
-        for what, kill in kills:
-            time.sleep(rng.uniform(0.1, 0.8))
-            backlogs.append(sites.outbox(sites.a))
-            kill()
-            chat((ann, bob, cat), rooms[:1], 1)  # people keep talking through the crashes
-            print(f"killed {what} with {backlogs[-1]} of A's messages not yet acknowledged by the cloud")
-        assert all(backlogs), f"a kill came after the drain: A's outbox at each kill was {backlogs}"
-        for c in (ann, bob, cat):
-            c.wait_acked(60)
-        report, took = sites.converged(CONVERGE_S)
-        assert report.ok, f"not converged after {took:.0f} s:\n{report}"
-        assert report.rooms == {"lobby": 12 + 6 + 12, "garden": 12 + 6}
+    sites.proxy.delay(0.3)  # a slow link: the drain takes a few round trips
+    sites.proxy.restore()
+    deadline = time.monotonic() + 30
+    while sites.proxy.connections == 0:  # A's Sync is back on the link: the drain begins
+        assert time.monotonic() < deadline, "site A did not reconnect"
+        time.sleep(0.05)
+    kills = [
+        ("A's Sync", lambda: kill9(sites.sync_status(sites.a).get("pid", 0) or 0)),
+        ("the cloud's broker", lambda: kill9(sites.cloud.broker_pid)),
+        ("A's Router and store", lambda: restart_a(sites)),
+        ("B's Sync", lambda: kill9(sites.sync_status(sites.b).get("pid", 0) or 0)),
+    ]
+    backlogs = []
+    for what, kill in kills:
+        time.sleep(rng.uniform(0.1, 0.8))
+        backlogs.append(sites.outbox(sites.a))
+        kill()
+        chat((ann, bob, cat), rooms[:1], 1)  # people keep talking through the crashes
+        print(f"killed {what} with {backlogs[-1]} of A's messages not yet acknowledged by the cloud")
+    assert all(backlogs), f"a kill came after the drain: A's outbox at each kill was {backlogs}"
+    for c in (ann, bob, cat):
+        c.wait_acked(60)
+    report, took = sites.converged(CONVERGE_S)
+    assert report.ok, f"not converged after {took:.0f} s:\n{report}"
+    assert report.rooms == {rooms[0]: 12 + 6 + 12, rooms[1]: 12 + 6}
 
 
 def restart_a(sites) -> None:
