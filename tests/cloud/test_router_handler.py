@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from edgechat.cloud.handlers import presence
 from edgechat.core.ratelimit import RateLimit
+from edgechat.store.base import StoreError
 
 A, B = "ann", "us-east-1:11111111-2222-3333-4444-555555555555"
 
@@ -60,6 +61,19 @@ def test_bad_input_gets_a_typed_error_and_nothing_else(cloud):
     ((topic, err),) = cloud.request(A, b"\xff\xfe")
     assert topic == f"chat/in/{A}" and err["code"] == "bad_utf8"
     assert cloud.deps.store.count() == 0
+
+
+def test_a_failed_write_is_a_typed_error_and_the_same_id_succeeds_later(cloud, monkeypatch):
+    def unavailable(messages):
+        raise StoreError("ProvisionedThroughputExceededException")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cloud.deps.store, "add", unavailable)
+        ((topic, err),) = cloud.request(A, msg("m0000001"))
+    assert topic == f"chat/in/{A}" and err["code"] == "store_unavailable"
+    assert cloud.on("chat/pub/lobby") == [] and cloud.deps.store.count() == 0
+    (_, (_, ack)) = cloud.request(A, msg("m0000001"))
+    assert ack["type"] == "ack" and ack["duplicate"] is False
 
 
 def test_rate_limit_and_presence_survive_between_invocations(cloud):

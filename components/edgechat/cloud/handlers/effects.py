@@ -54,7 +54,7 @@ def carry_out(
                     queue.extend(router.stored(m, stored, created))
                 except StoreError as exc:
                     log.warning("store failed for %s: %s", m.id, exc)
-                    queue.extend(router.store_failed(m, "the cloud store is unavailable"))
+                    queue.extend(router.store_failed(m, full=exc.full))
             case QueryHistory() as q:
                 try:
                     r = q.request
