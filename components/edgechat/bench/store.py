@@ -84,7 +84,12 @@ def build(path: Path, count: int, rooms: int) -> None:
          base + i, "edge", "bench-client", "bench", TEXT, None)
         for i, mid in ((i, f"bench-{i:012d}") for i in range(count))
     )  # fmt: skip
-    db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    # Columns named: later schema versions add columns (attachments, revisions...).
+    db.executemany(
+        "INSERT INTO messages (id, room, seq, order_key, ts, site, client_id, nick, text, reply_to) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     db.executemany(
         "INSERT INTO rooms VALUES (?,?,?)",
         [(f"room-{r}", (count - 1 - r) // rooms + 1, base + count) for r in range(min(rooms, count))],
