@@ -109,3 +109,18 @@ def test_pages_and_room_lists_fit_iot_cores_payload_limit(cloud):
                                                   + "y" * 40}, 4000)])  # fmt: skip
     (state,) = _up(cloud, {"type": "rooms", "requestId": "rr"})
     assert state["hasMore"] is True and len(encode(state)) <= 128 * 1024
+
+
+def test_a_batch_whose_run_died_after_the_write_is_announced_on_the_retry(cloud):
+    def down(topic: str, payload: bytes) -> None:
+        raise ConnectionError("IoT Core throttled the publish")
+
+    batch = {"type": "sync", "batchId": "b1", "messages": [site_message("m0000001", 100)]}
+    publish, cloud.deps.publish = cloud.deps.publish, down
+    with pytest.raises(ConnectionError):  # Lambda retries the invocation
+        sync.handle(sync_event("site-a", batch), cloud.deps)
+    assert cloud.deps.store.count() == 1 and cloud.published == []
+    cloud.deps.publish = publish
+    (ack,) = _up(cloud, batch)
+    assert ack["accepted"] == [{"id": "m0000001", "cloudSeq": 1, "duplicate": True}]
+    assert [(e["id"], e["seq"]) for e in cloud.on("chat/pub/lobby")] == [("m0000001", 1)]

@@ -11,9 +11,10 @@ Three requests, each answered on ``sync/{thing}/down``:
 
 ``sync`` is the cloud's idempotent ingest: each message keeps its origin's id,
 order key and site; the DynamoDB store adds it once (conditional on its id) and
-numbers it with the cloud's own per-room sequence; new ones are announced on
+numbers it with the cloud's own per-room sequence; each is announced on
 ``chat/pub/{room}`` with that sequence, to cloud browsers and to every other
-core.  The ack lists every id sent, duplicates included, so the core can retire
+core (again when a batch is resent: announcement is at least once, receivers
+keep one copy per id).  The ack lists every id sent, duplicates included, so the core can retire
 them from its outbox; a message that fails validation is ``rejected`` (a resend
 cannot fix it) and the rest of its batch is still taken.  ``backfill`` pages a
 room by cloud seq (``after`` = the core's cursor); pages and room lists are cut
@@ -142,7 +143,10 @@ def ingest(batch: SyncBatch, deps: Deps) -> dict[str, Any]:
         # a site's clock far ahead pulls the cloud's only so far (core/remote.py)
         deps.state.save_clock(deps.state.load_clock().observe(remote.observable(latest, now), now))
     for stored, created in results:
-        if created:
+        # A resent batch is announced again: its first run may have died between
+        # the write and the publish (Lambda retries; so does the core), and every
+        # receiver keeps one copy per id.  Not an expired copy (TTL: no text left).
+        if created or stored.order_key:
             deps.publish(topics.room_pub(stored.room), encode(stored.to_event()))
     accepted = [{"id": s.id, "cloudSeq": s.seq, "duplicate": not c} for s, c in results]
     ack: dict[str, Any] = {"type": "synced", "batchId": batch.batch_id, "accepted": accepted}
