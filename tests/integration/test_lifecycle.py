@@ -195,9 +195,11 @@ def test_messages_older_than_the_retention_period_are_deleted(tmp_path):
 def test_credentials_expire(tmp_path):
     with running_edge(tmp_path / "data", {"credential_ttl_hours": 3 / 3600}) as edge:  # three seconds
         creds = edge.credentials("Brief")
-        first = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
+        first = ChatClient(edge.mqtt_port, creds["username"], creds["password"], will=False)
         assert first.connect() == 0
-        first.close()
+        # Still connected when it expires: the reload after expiry drops it.
+        assert first.disconnected.wait(15), "an expired credential's connection stayed open"
+        first.client.loop_stop()
 
         def refused() -> bool:
             probe = ChatClient(edge.mqtt_port, creds["username"], creds["password"])

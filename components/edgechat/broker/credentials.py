@@ -161,8 +161,9 @@ def issue_many(
 
 def expire(settings: Settings, now_ms: int) -> list[str]:
     """Remove every client credential past its expiry; returns their ids.  The
-    caller reloads the broker.  Connected clients stay until they disconnect;
-    they cannot connect again."""
+    caller reloads the broker, and Mosquitto 2 then closes the connections of
+    clients whose credential is gone (it re-checks connected clients on a
+    reload): an expired session is dropped and cannot connect again."""
     files = broker_files(settings)
     with passwords.locked(files.client_passwords):
         expiry = _read_expiry(files)
@@ -205,7 +206,8 @@ def _write_expiry(files: BrokerFiles, expiry: dict[str, int]) -> None:
 
 
 def revoke(settings: Settings, client_id: str) -> bool:
-    """Remove a client credential (connected clients stay until they reconnect)."""
+    """Remove a client credential and reload the broker, which closes the
+    client's connection if it has one (as ``expire``)."""
     files = broker_files(settings)
     removed = passwords.remove_user(files.client_passwords, client_id)
     runtime = read_runtime(settings.paths)
