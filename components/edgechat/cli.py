@@ -183,7 +183,7 @@ def _print_sync(s: dict[str, Any]) -> None:
     c = s["counters"]
     print(
         f"  sent {c['sent']}, acknowledged {c['acked']}, refused {c['rejected']}, received {c['received']}, "
-        f"backfills {c['backfills']}, timeouts {c['timeouts']}"
+        f"backfills {c['backfills']}, timeouts {c['timeouts']}, last ack {c.get('ack_ms', 0)} ms"
     )
 
 

@@ -163,6 +163,13 @@ def test_expired_messages_leave_the_outbox(edge_store):
     assert edge_store.outbox_stats() == (1, 5000)
 
 
+def test_known_says_which_ids_are_stored(edge_store):
+    edge_store.add([message("a1")])
+    edge_store.add_remote([message("x1")])
+    assert edge_store.known(["a1", "x1", "nope"]) == {"a1", "x1"}
+    assert edge_store.known([f"m{i}" for i in range(2500)]) == set()  # more than one statement's worth
+
+
 def test_cursors_only_go_up(edge_store):
     assert edge_store.cursors() == {}
     edge_store.advance_cursors({"r": 5, "s": 2})

@@ -105,7 +105,11 @@ class SyncStore(MessageStore, Protocol):
         ...
 
     def outbox_stats(self) -> tuple[int, int | None]:
-        """(queued count, timestamp of the oldest queued message or None)."""
+        """(queued count, timestamp of the first queued message or None)."""
+        ...
+
+    def known(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored here."""
         ...
 
     def cursors(self) -> dict[str, int]:

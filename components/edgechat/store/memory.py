@@ -83,7 +83,11 @@ class MemoryStore(MemoryLifecycle):
         return sum(self._outbox.pop(mid, None) is not None for mid in ids)
 
     def outbox_stats(self) -> tuple[int, int | None]:
-        return len(self._outbox), min((self._by_id[mid].ts for mid in self._outbox), default=None)
+        first = next(iter(self._outbox), None)
+        return len(self._outbox), None if first is None else self._by_id[first].ts
+
+    def known(self, ids: Sequence[str]) -> set[str]:
+        return {mid for mid in ids if mid in self._by_id}
 
     def cursors(self) -> dict[str, int]:
         return dict(self._cursors)

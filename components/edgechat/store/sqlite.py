@@ -269,11 +269,17 @@ class SqliteStore(SqliteLifecycle):
         return self._write_in("DELETE FROM outbox", "id", list(ids))
 
     def outbox_stats(self) -> tuple[int, int | None]:
-        """How many messages wait, and the timestamp of the oldest (None if none)."""
-        count, oldest = self._query(
-            "SELECT count(*), min(m.ts) FROM outbox o JOIN messages m ON m.id = o.id", ()
-        )[0]
-        return count, oldest
+        """How many messages wait, and the timestamp of the first queued (None if
+        none).  Cheap enough to ask every second while 10,000 wait."""
+        count = self._query("SELECT count(*) FROM outbox", ())[0][0]
+        first = self._query(
+            "SELECT m.ts FROM outbox o JOIN messages m ON m.id = o.id ORDER BY o.n LIMIT 1", ()
+        )
+        return count, first[0][0] if first else None
+
+    def known(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored here (a read: no lock on the writers)."""
+        return {row[0] for row in self._select_in("SELECT id FROM messages", "id", list(ids))}
 
     def cursors(self) -> dict[str, int]:
         return dict(self._query("SELECT room, cloud_seq FROM sync_cursors", ()))

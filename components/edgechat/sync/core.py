@@ -110,6 +110,7 @@ class SyncCounters:
     received: int = 0  # messages from the cloud handed to the Router
     backfills: int = 0
     timeouts: int = 0
+    ack_ms: int = 0  # the last batch's round trip to the cloud's answer
 
 
 def _seq(event: Any) -> int | None:
@@ -231,9 +232,11 @@ class SyncCore:
         self.counters.sent += len(batch)
         return SendUp({"type": "sync", "batchId": batch_id, "messages": [e for _, e in batch]})
 
-    def _on_synced(self, body: dict[str, Any]) -> list[Effect]:
-        if self._in_flight.pop(str(body.get("batchId")), None) is not None:
+    def _on_synced(self, body: dict[str, Any], now_ms: int) -> list[Effect]:
+        batch = self._in_flight.pop(str(body.get("batchId")), None)
+        if batch is not None:
             self._window = min(self._window + 1, self.config.max_in_flight)
+            self.counters.ack_ms = now_ms - batch.sent_ms
         self._backoff_ms = 0
         ids = _ids(body.get("accepted"))
         # A message the cloud refuses can never be accepted: resending it forever helps no one.
@@ -258,7 +261,7 @@ class SyncCore:
     def _dispatch(self, body: dict[str, Any], now_ms: int) -> list[Effect]:
         match body.get("type"):
             case "synced":
-                return self._on_synced(body)
+                return self._on_synced(body, now_ms)
             case "message":
                 return self._on_live(body, now_ms)
             case "page":

@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -65,7 +66,11 @@ TICK_S = 0.5
 STATE_EVERY_S = 5.0
 STATE_EXPIRY_S = 30
 METRICS_EVERY_S = 60.0
-FLUSH_AT = 200  # live messages gathered before they go to the Router even mid-burst
+FLUSH_AT = 200  # live messages gathered before they go to the Router at once
+# Live messages wait at most this long to be handed over together: a burst (this
+# site's own batch coming back, 100 at a time) costs one store read and one
+# Router request instead of one each, and the cloud's ack behind it is not kept waiting.
+FLUSH_AFTER_S = 0.02
 
 
 def _now_ms() -> int:
@@ -79,6 +84,10 @@ class _Local:
 
 
 class _Tick:
+    pass
+
+
+class _Flush:
     pass
 
 
@@ -116,6 +125,7 @@ class SyncService:
         self._unsaved: dict[str, int] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._unretired: list[str] = []
+        self._flush_due = False
         self._last_state: dict[str, Any] | None = None
         self._state_at = 0.0
         self._metrics_at = 0.0
@@ -202,14 +212,19 @@ class SyncService:
                     case _Tick():
                         effects = core.tick(now)
                         self._outbox_dirty = True  # cheap insurance against a missed wake-up
-                if self._events.empty() or core.buffered >= FLUSH_AT:
+                    case _Flush():
+                        self._flush_due = False
+                if isinstance(event, _Flush) or core.buffered >= FLUSH_AT:
                     effects += core.flush(now)
+                elif core.buffered and not self._flush_due:
+                    self._flush_due = True
+                    asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._events.put_nowait, _Flush())
                 await self._apply(effects)
-                if isinstance(event, _Tick):
-                    await self._retire()
+                await self._pump_outbox(core)  # before retiring: the next batch need not wait for a delete
+                await self._retire()
+                if isinstance(event, _Tick):  # twice a second, however busy
                     await self._save_cursors()
-                await self._pump_outbox(core)
-                await self._report(core, isinstance(event, _Tick))
+                    await self._report(core)
             except Exception:  # a bug must cost one event, never the link
                 log.exception("sync: failed on %s", type(event).__name__)
 
@@ -222,21 +237,35 @@ class SyncService:
         return []
 
     async def _apply(self, effects: list[Effect]) -> None:
-        for effect in effects:
-            match effect:
+        todo = deque(effects)
+        while todo:
+            match todo.popleft():
                 case SendUp(body=body):
                     self._send_up(body)
                 case InjectMessages(request_id=rid, messages=messages):
-                    local = self._local
-                    if local is None:  # the Router cannot answer: the core's timeout rewinds
-                        continue
-                    body = {"type": "inject", "requestId": rid, "messages": messages}
-                    await local.publish(topics.SYNC_IN, encode(body), qos=1)
+                    todo.extend(await self._inject(rid, messages))
                 case RetireOutbox(ids=ids):
-                    self._unretired += ids
-                    await self._retire()
+                    self._unretired += ids  # deleted after the next batch is on its way
                 case SaveCursors(cursors=cursors):
                     self._unsaved.update(cursors)
+
+    async def _inject(self, request_id: str, messages: list[dict[str, Any]]) -> list[Effect]:
+        """Hand the Router what it does not have yet.  This site's own messages
+        come back from the cloud's fan-out: already stored, they cost a read
+        here instead of a write transaction there."""
+        assert self.core is not None
+        try:
+            present = await self._store(self.store.known, [str(m.get("id")) for m in messages])
+        except StoreError:
+            present = set()
+        missing = [m for m in messages if m.get("id") not in present]
+        if not missing:
+            return self.core.on_router({"type": "stored", "requestId": request_id}, self.clock())
+        local = self._local
+        if local is not None:  # else the Router cannot answer: the core's timeout rewinds
+            body = {"type": "inject", "requestId": request_id, "messages": missing}
+            await local.publish(topics.SYNC_IN, encode(body), qos=1)
+        return []
 
     async def _retire(self) -> None:
         """Delete acknowledged rows; if the store is busy, again at the next tick
@@ -296,11 +325,8 @@ class SyncService:
 
     # -- visible state
 
-    async def _report(self, core: SyncCore, tick: bool) -> None:
-        loop = asyncio.get_running_loop()
-        now_s = loop.time()
-        if not tick and now_s - self._state_at < 1.0:
-            return
+    async def _report(self, core: SyncCore) -> None:
+        now_s = asyncio.get_running_loop().time()
         try:
             self.backlog = await self._store(self.store.outbox_stats)
         except StoreError as exc:
