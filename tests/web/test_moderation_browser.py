@@ -68,14 +68,17 @@ def test_edit_and_delete_own_message_and_the_other_page_follows(open_tab, edge):
     reply = ann.page.locator("#messages li .reply-ref")
     reply.wait_for()
     assert reply.text_content() == "↪ Ann: the truck leaves at 6"
+    assert bob.page.locator(f"{item} .reactions").is_visible()
     act(ann, mid, "delete")
     for tab in (ann, bob):
         tab.page.wait_for_selector(f"{item}.deleted")
         assert text_of(tab, mid) == "Message deleted"
+        tab.page.wait_for_selector(f"{item} .reactions", state="hidden")  # nothing left to react to
     # a new page loads the latest state from history
     carl = open_tab("Carl", room)
     carl.wait_texts("ok, 6 it is")
     carl.page.wait_for_selector(f"{item}.deleted")
+    assert carl.page.locator(f"{item} .reactions").is_hidden()
     assert "the truck leaves" not in carl.page.locator("#messages").text_content()
 
 

@@ -37,12 +37,17 @@ export class StreamUi {
     $("composer").addEventListener("submit", () => this.stopTyping());
     // Reaction buttons on every message, as messages are added to the list.
     const list = $("messages");
+    // A deleted message (lifecycle.js marks its item "deleted") has no bar.
     new MutationObserver((records) => {
-      for (const r of records) for (const node of r.addedNodes) if (node.nodeType === 1) this.decorate(node);
-    }).observe(list, { childList: true });
+      for (const r of records) {
+        if (r.type === "attributes") this.showBar(r.target);
+        else if (r.target === list) for (const node of r.addedNodes) if (node.nodeType === 1) this.decorate(node);
+      }
+    }).observe(list, { childList: true, subtree: true, attributes: true, attributeFilter: ["class"] });
     list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-emoji]");
-      if (button) this.toggle(button.closest("li").dataset.id, button.dataset.emoji);
+      const li = button && button.closest("li");
+      if (li && !removed(li)) this.toggle(li.dataset.id, button.dataset.emoji);
     });
   }
 
@@ -64,7 +69,7 @@ export class StreamUi {
 
   toggle(messageId, emoji) {
     const room = this.options.room();
-    if (!room || !messageId) return;
+    if (!room || !messageId || this.isRemoved(messageId)) return;
     const key = `${messageId} ${emoji}`;
     const remove = this.mine.has(key);
     if (!this.options.send({ type: "reaction", room, messageId, emoji, remove })) return;
@@ -98,6 +103,7 @@ export class StreamUi {
     if (Array.isArray(event.reactions)) {
       for (const r of event.reactions) {
         if (!r || typeof r.messageId !== "string" || !r.counts || typeof r.counts !== "object") continue;
+        if (this.isRemoved(r.messageId)) continue; // reactions to a removed message mean nothing now
         const counts = new Map(Object.entries(r.counts).filter(([, n]) => Number.isInteger(n) && n > 0));
         this.reactions.set(r.messageId, counts);
         this.renderReactions(r.messageId);
@@ -167,11 +173,29 @@ export class StreamUi {
       bar.append(button);
     }
     li.append(bar);
+    this.showBar(li);
     this.paint(li, li.dataset.id);
   }
 
+  /** Hide a removed message's bar and forget its counts. */
+  showBar(li) {
+    const bar = li.parentElement === $("messages") ? li.querySelector(":scope > .reactions") : null;
+    if (!bar) return;
+    bar.hidden = removed(li);
+    if (bar.hidden) this.reactions.delete(li.dataset.id);
+  }
+
+  messageNode(messageId) {
+    return [...$("messages").children].find((node) => node.dataset.id === messageId);
+  }
+
+  isRemoved(messageId) {
+    const li = this.messageNode(messageId);
+    return Boolean(li && removed(li));
+  }
+
   renderReactions(messageId) {
-    const li = [...$("messages").children].find((node) => node.dataset.id === messageId);
+    const li = this.messageNode(messageId);
     if (li) this.paint(li, messageId);
   }
 
@@ -204,6 +228,10 @@ export class StreamUi {
       }),
     );
   }
+}
+
+function removed(li) {
+  return li.classList.contains("deleted");
 }
 
 function formatNumber(n) {
