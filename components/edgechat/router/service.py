@@ -226,9 +226,6 @@ class RouterService(ModerationShell):
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            client = self._client
-            if client is not None and client.backlog > self.limits.max_batch:
-                await client.drained()  # the broker is behind: don't queue more broadcasts here
             batch = [await self._pending.get()]
             while len(batch) < self.limits.max_batch and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
