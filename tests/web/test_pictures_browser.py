@@ -65,11 +65,11 @@ def test_a_posted_picture_is_a_thumbnail_elsewhere_and_its_labels_fill_the_tag_c
     )
     assert "Cat" in bob.page.locator("#picture-viewer .labels").text_content()
     bob.page.click("#picture-viewer button")
+    bob.screenshot("pictures-tagcloud")
     # A stricter threshold keeps only the confident labels.
     bob.page.fill("#tag-threshold", "95")
     strict = set(bob.page.locator("#tags button").all_text_contents())
     assert strict < set(tags)
-    bob.screenshot("pictures-tagcloud")
 
     # Someone opening the room later gets the thumbnail from history and the cloud at once.
     cy = open_tab("Cy", room)

@@ -12,6 +12,7 @@ export const MAX_PICTURES = 4; // per message, as the Router allows
 // such a picture is scaled down here and sent again, as a 12 MP JPEG.
 const SHRINK_TO_PIXELS = 12_000_000;
 const TOO_BIG = new Set(["picture_too_large", "picture_too_many_pixels"]);
+const THUMB_BOX = { width: 224, height: 192 }; // a thumbnail in a message, at most (CSS px)
 export const DEFAULT_THRESHOLD = 50; // the Labeler's own floor
 
 export const pictureUrl = (sha) => `/pictures/${sha}`;
@@ -105,8 +106,11 @@ function thumbButton(sha, alt, size = {}) {
   const button = el("button", { cls: "thumb", attrs: { type: "button", "data-picture": sha, title: "Show the whole picture" } });
   const img = el("img", { attrs: { src: thumbUrl(sha), alt, loading: "lazy", decoding: "async", "data-sha": sha } });
   if (size.width && size.height) {
-    img.width = size.width;
-    img.height = size.height;
+    // A definite size before it loads (CSSOM, allowed by the CSP): the log
+    // keeps its place instead of jumping when the picture arrives.
+    const scale = Math.min(1, THUMB_BOX.width / size.width, THUMB_BOX.height / size.height);
+    img.style.width = `${Math.round(size.width * scale)}px`;
+    img.style.aspectRatio = `${size.width} / ${size.height}`;
   }
   button.append(img);
   return button;
