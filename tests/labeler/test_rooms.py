@@ -43,6 +43,7 @@ def test_events_are_data_with_the_threshold_applied() -> None:
     cloud = tagcloud_event("lobby", clouds.rooms["lobby"], min_confidence=50)
     assert cloud == {
         "type": "tagcloud",
+        "scope": "room",
         "room": "lobby",
         "minConfidence": 50,
         "pictures": 2,
@@ -84,3 +85,25 @@ def test_the_service_rebuilds_room_clouds_from_its_database(tmp_path) -> None:
     )
     assert dict(service.clouds.rooms["lobby"].counts()) == {"Cat": 1}
     assert dict(service.clouds.rooms["dev"].counts()) == {"Cat": 1} and not service.clouds.has("dev", B)
+
+
+def test_the_site_cloud_counts_each_picture_once_across_rooms() -> None:
+    clouds = (
+        Clouds()
+        .add("lobby", A, (Label("Cat", 90.0),))
+        .add("dev", A, (Label("Cat", 90.0),))  # the same picture shared in a second room
+        .add("dev", B, (Label("Cup", 70.0),))
+    )
+    site = tagcloud_event(None, clouds.site(), min_confidence=50)
+    assert site["scope"] == "site" and "room" not in site and site["pictures"] == 2
+    assert {t["label"]: t["count"] for t in site["tags"]} == {"Cat": 1, "Cup": 1}
+    assert Clouds().site().pictures == frozenset()
+
+
+def test_a_tag_lists_its_most_confident_pictures_only() -> None:
+    clouds = Clouds()
+    for i in range(30):
+        clouds = clouds.add("lobby", f"{i:064x}", (Label("Cat", 50.0 + i),))
+    (tag,) = tagcloud_event("lobby", clouds.rooms["lobby"], min_confidence=50, max_pictures=24)["tags"]
+    assert tag["count"] == 30 and len(tag["pictures"]) == 24
+    assert [p["confidence"] for p in tag["pictures"]] == [79.0 - i for i in range(24)]

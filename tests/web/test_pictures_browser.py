@@ -70,6 +70,10 @@ def test_a_posted_picture_is_a_thumbnail_elsewhere_and_its_labels_fill_the_tag_c
     bob.page.fill("#tag-threshold", "95")
     strict = set(bob.page.locator("#tags button").all_text_contents())
     assert strict < set(tags)
+    # The whole site's cloud (every room's pictures) has the cat too.
+    bob.page.click('#tagcloud button[data-scope="site"]')
+    bob.page.wait_for_selector('#tags button[data-tag="Animal"]')
+    assert bob.page.get_attribute('#tagcloud button[data-scope="site"]', "aria-pressed") == "true"
 
     # Someone opening the room later gets the thumbnail from history and the cloud at once.
     cy = open_tab("Cy", room)

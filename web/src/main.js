@@ -4,7 +4,7 @@ import { Connection } from "./connection.js";
 import { ulid } from "./ids.js";
 import { connectParams, renewDelayMs } from "./iot-url.js";
 import { parseNick, parseRoom, roomFromHash, roomHash } from "./names.js";
-import { PictureUi, pictureStrip } from "./pictures.js";
+import { PictureUi, SITE_TOPIC, pictureStrip } from "./pictures.js";
 import { Control } from "./control.js";
 import { ModConsole } from "./console.js";
 import { Lifecycle } from "./lifecycle.js";
@@ -182,7 +182,10 @@ async function connect({ fresh = false, newIdentity = false } = {}) {
   app.conn = new Connection({
     url,
     session: app.session,
-    topics: () => [...(inCloud() ? [] : [SYNC_STATE_TOPIC]), ...(app.room ? [`chat/pub/${app.room}`] : [])],
+    topics: () => [
+      ...(inCloud() ? [] : [SYNC_STATE_TOPIC, SITE_TOPIC]),
+      ...(app.room ? [`chat/pub/${app.room}`] : []),
+    ],
     onStatus,
     onConnect: () => send({ type: "hello", nick: app.nick }),
     onMessage,

@@ -15,6 +15,7 @@ const TOO_BIG = new Set(["picture_too_large", "picture_too_many_pixels"]);
 const THUMB_BOX = { width: 224, height: 192 }; // a thumbnail in a message, at most (CSS px)
 export const DEFAULT_THRESHOLD = 50; // the Labeler's own floor
 
+export const SITE_TOPIC = "chat/pub/_site"; // the whole site's tag cloud (the Labeler's, retained)
 export const pictureUrl = (sha) => `/pictures/${sha}`;
 export const thumbUrl = (sha) => `/pictures/${sha}/thumb`;
 
@@ -138,6 +139,8 @@ export class PictureUi {
     this.hooks = hooks;
     this.staged = []; // [{ref, name}]
     this.clouds = new Map(); // room -> the last tagcloud event
+    this.siteCloud = null; // the whole site's
+    this.scope = "room"; // which one is shown
     this.labels = new Map(); // sha -> labels seen in labels events
     this.threshold = DEFAULT_THRESHOLD;
     this.selected = null; // the tag whose pictures are listed
@@ -178,6 +181,18 @@ export class PictureUi {
 
     this.cloud = el("section", { cls: "tagcloud", attrs: { id: "tagcloud", "aria-labelledby": "tagcloud-title" } });
     const head = el("h2", { text: "In the pictures", attrs: { id: "tagcloud-title" } });
+    const scopes = el("div", { cls: "scopes", attrs: { role: "group", "aria-label": "Whose pictures" } });
+    this.scopeButtons = [["room", "This room"], ["site", "Whole site"]].map(([scope, text]) => {
+      const button = el("button", { text, attrs: { type: "button", "data-scope": scope, "aria-pressed": String(scope === this.scope) } });
+      button.addEventListener("click", () => {
+        this.scope = scope;
+        this.selected = null;
+        for (const b of this.scopeButtons) b.setAttribute("aria-pressed", String(b.dataset.scope === scope));
+        this.renderCloud();
+      });
+      return button;
+    });
+    scopes.append(...this.scopeButtons);
     const slider = el("input", { attrs: { type: "range", id: "tag-threshold", min: "50", max: "95", step: "5", value: String(this.threshold) } });
     const sliderLabel = el("label", { attrs: { for: "tag-threshold" } });
     this.thresholdText = el("span", { text: `${this.threshold}%` });
@@ -195,8 +210,8 @@ export class PictureUi {
       this.renderCloud();
     });
     this.tagged = el("div", { cls: "tagged", attrs: { id: "tagged-pictures" } });
-    this.empty = el("p", { cls: "hint", text: "No labelled pictures in this room yet." });
-    this.cloud.append(head, sliderLabel, slider, this.words, this.tagged, this.empty);
+    this.empty = el("p", { cls: "hint", text: "No labelled pictures here yet." });
+    this.cloud.append(head, scopes, sliderLabel, slider, this.words, this.tagged, this.empty);
     sidebar.append(this.cloud);
 
     this.viewer = el("dialog", { cls: "viewer", attrs: { id: "picture-viewer", "aria-label": "Picture" } });
@@ -319,9 +334,12 @@ export class PictureUi {
       const labels = labelsOf(event.labels);
       this.labels.set(event.picture, labels);
       for (const img of document.querySelectorAll(`img[data-sha="${event.picture}"]`)) img.alt = altText(labels);
+    } else if (event.type === "tagcloud" && event.scope === "site") {
+      this.siteCloud = event;
+      if (this.scope === "site") this.renderCloud();
     } else if (event.type === "tagcloud" && typeof event.room === "string") {
       this.clouds.set(event.room, event);
-      if (event.room === this.hooks.room()) this.renderCloud();
+      if (event.room === this.hooks.room() && this.scope === "room") this.renderCloud();
     }
   }
 
@@ -337,7 +355,8 @@ export class PictureUi {
 
   renderCloud() {
     const room = this.hooks.room();
-    const tags = cloudTags(room ? this.clouds.get(room) : null, this.threshold);
+    const cloud = this.scope === "site" ? this.siteCloud : room ? this.clouds.get(room) : null;
+    const tags = cloudTags(cloud, this.threshold);
     if (this.selected && !tags.some((t) => t.label === this.selected)) this.selected = null;
     this.words.replaceChildren(...tags.map((tag) => {
       const button = el("button", {

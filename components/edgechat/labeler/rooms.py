@@ -24,6 +24,9 @@ from edgechat.labeler.labels import Labels, labels_to_json
 from edgechat.labeler.pipeline import Labelled, Tally, count, top
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# The whole site's cloud.  "_site" can never be a room (rooms start with a
+# letter or digit), and clients may read it like any chat/pub topic.
+SITE_TOPIC = "chat/pub/_site"
 
 
 def pictures_in(event: Mapping[str, Any]) -> tuple[str, ...]:
@@ -49,6 +52,10 @@ class Clouds:
         tally = self.rooms.get(room, Tally()) + count([Labelled(picture, labels)])
         return Clouds(MappingProxyType({**self.rooms, room: tally}))
 
+    def site(self) -> Tally:
+        """Every room's pictures together (a picture shared in two rooms counts once)."""
+        return sum(self.rooms.values(), Tally())
+
 
 def labels_event(room: str, message_id: str, picture: str, labels: Labels) -> dict[str, Any]:
     return {"type": "labels", "room": room, "messageId": message_id, "picture": picture,
@@ -56,7 +63,7 @@ def labels_event(room: str, message_id: str, picture: str, labels: Labels) -> di
 
 
 def tagcloud_event(
-    room: str, tally: Tally, *, min_confidence: float, max_tags: int = 40, max_pictures: int = 24
+    room: str | None, tally: Tally, *, min_confidence: float, max_tags: int = 40, max_pictures: int = 24
 ) -> dict[str, Any]:
     """The room's cloud as data: label, count, and which pictures with what
     confidence (for click-through, and for a client-side threshold above ours).
@@ -68,9 +75,10 @@ def tagcloud_event(
         best = sorted(occurrences, key=lambda pc: -pc[1])[:max_pictures]
         return [{"picture": p, "confidence": c} for p, c in best]
 
+    where: dict[str, Any] = {"scope": "room", "room": room} if room is not None else {"scope": "site"}
     return {
         "type": "tagcloud",
-        "room": room,
+        **where,
         "minConfidence": min_confidence,
         "pictures": len(tally.pictures),
         "tags": [

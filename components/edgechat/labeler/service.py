@@ -22,7 +22,14 @@ from edgechat.core.errors import ChatError
 from edgechat.labeler.cache import CachedProvider
 from edgechat.labeler.intake import PictureStore
 from edgechat.labeler.labels import Labels
-from edgechat.labeler.rooms import Clouds, labels_event, labels_update, pictures_in, tagcloud_event
+from edgechat.labeler.rooms import (
+    SITE_TOPIC,
+    Clouds,
+    labels_event,
+    labels_update,
+    pictures_in,
+    tagcloud_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,8 @@ class LabelerService:
                     await client.subscribe("chat/pub/+", qos=1)
                     for room in self.clouds.rooms:  # the broker may have restarted and lost them
                         await self._publish_cloud(client, room)
+                    if self.clouds.rooms:
+                        await self._publish_cloud(client, None)
                     self.ready.set()
                     delay = 0.2
                     async for message in client.messages:
@@ -110,14 +119,17 @@ class LabelerService:
             # The Router keeps them by picture hash, so history shows them too.
             await client.publish(LABELS_TOPIC, json.dumps(labels_update(ref, labels)), qos=1)
             await self._publish_cloud(client, room)
+            await self._publish_cloud(client, None)
 
-    async def _publish_cloud(self, client: aiomqtt.Client, room: str) -> None:
-        """Retained: a browser that opens the room later gets the cloud on subscribing."""
+    async def _publish_cloud(self, client: aiomqtt.Client, room: str | None) -> None:
+        """A room's cloud (``None``: the whole site's), retained: a browser that
+        opens the room later gets the cloud on subscribing."""
+        tally = self.clouds.rooms[room] if room is not None else self.clouds.site()
         cloud = tagcloud_event(
-            room, self.clouds.rooms[room],
-            min_confidence=self.limits.min_confidence, max_tags=self.limits.max_tags,
-        )  # fmt: skip
-        await client.publish(f"chat/pub/{room}", json.dumps(cloud), qos=1, retain=True)
+            room, tally, min_confidence=self.limits.min_confidence, max_tags=self.limits.max_tags
+        )
+        topic = f"chat/pub/{room}" if room is not None else SITE_TOPIC
+        await client.publish(topic, json.dumps(cloud), qos=1, retain=True)
 
     def _label(self, room: str, ref: str) -> Labels:
         path = self.pictures.find(ref)
