@@ -23,8 +23,8 @@ def test_the_plan_uploads_each_missing_picture_once_in_order() -> None:
     plan = pictures_to_upload([ref(b), ref(a), ref(b), ref(c), ref(d)], frozenset({a}), frozenset({a, b, d}))
     assert plan == UploadPlan(upload=(b, d), missing=(c,))
     assert pictures_to_upload([], frozenset(), frozenset()) == UploadPlan((), ())
-    assert object_key(a, "png") == f"pictures/aa/{a}.png"
-    assert object_key(a, "png", thumbnail=True) == f"pictures/aa/{a}.thumb.jpg"
+    assert object_key(a, "png") == f"pictures/{a}"  # the app's URL paths
+    assert object_key(a, "png", thumbnail=True) == f"pictures/{a}/thumb"
     for bad in (("../x", "jpg"), (a, "html")):
         with pytest.raises(ValueError):
             object_key(*bad)

@@ -55,11 +55,12 @@ def pictures_to_upload(
 
 
 def object_key(sha256: str, ext: str, *, thumbnail: bool = False) -> str:
-    """``pictures/ab/<sha>.jpg`` (and ``<sha>.thumb.jpg``): the same layout as on the core."""
+    """``pictures/<sha>`` and ``pictures/<sha>/thumb``: the Web service's URL
+    paths, so a cloud site serving the bucket under ``/pictures/`` shows the
+    same thumbnails the app asks for (each object carries its Content-Type)."""
     if not SHA256_RE.fullmatch(sha256) or ext not in _TYPE_OF_EXT:
         raise ValueError("not a picture reference")
-    name = f"{sha256}.thumb.jpg" if thumbnail else f"{sha256}.{ext}"
-    return f"{PREFIX}{sha256[:2]}/{name}"
+    return f"{PREFIX}{sha256}/thumb" if thumbnail else f"{PREFIX}{sha256}"
 
 
 # --- shell ---------------------------------------------------------------------
