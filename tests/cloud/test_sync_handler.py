@@ -55,7 +55,11 @@ def test_a_bad_message_is_rejected_and_the_rest_of_its_batch_taken(cloud):
 @pytest.mark.parametrize(
     "payload",
     [
-        b"\xff\xfe", b"not json", b"[]", b"{}", b'{"type":"delete"}',
+        b"\xff\xfe",
+        b"not json",
+        b"[]",
+        b"{}",
+        b'{"type":"delete"}',
         b'{"type":"sync","batchId":"b","messages":"x"}',
         b'{"type":"sync","batchId":"a/b","messages":[]}',
         b'{"type":"sync","batchId":"b","messages":[{"text":"no id"}]}',
