@@ -80,7 +80,8 @@ def test_a_core_uses_only_its_own_sync_topics():
     doc = _doc("CorePolicy")
     thing = {"iot:Connection.Thing.ThingName": "site-a", "iot:Connection.Thing.IsAttached": "true"}
     rooms = {(a, f"chat/pub/{n}") for a in ("subscribe", "receive") for n in NAMES} | {
-        ("subscribe", "chat/pub/#"), ("receive", "chat/pub/#"),
+        ("subscribe", "chat/pub/#"),
+        ("receive", "chat/pub/#"),
     }  # fmt: skip  (every room's accepted messages: the live fan-out between sites)
     assert _grants(doc, thing, "site-a") == {
         ("connect", "site-a"),
@@ -90,7 +91,9 @@ def test_a_core_uses_only_its_own_sync_topics():
         *rooms,
     }
     assert _grants(doc, thing, "site-b") == {
-        ("publish", "sync/site-a/up"), ("subscribe", "sync/site-a/down"), ("receive", "sync/site-a/down"),
+        ("publish", "sync/site-a/up"),
+        ("subscribe", "sync/site-a/down"),
+        ("receive", "sync/site-a/down"),
         *rooms,
     }  # fmt: skip  (topics named by its thing, whatever it asks; and it cannot connect as site-b)
     unattached = {**thing, "iot:Connection.Thing.IsAttached": "false"}
