@@ -113,7 +113,9 @@ def test_stream_recipe_aggregates_a_devices_readings(nucleus: Nucleus, tmp_path:
                 {"type": "reading", "room": "barn", "sensor": "t", "value": value},
                 f"chat/stream/{creds.username}",
             )
-        found = device.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "activity")
+        found = device.wait_for(
+            lambda t, b: isinstance(b, dict) and b.get("type") == "activity", timeout_s=30
+        )
         readings = [r for _, a in found for r in a["readings"]]
         assert readings[0]["clientId"] == creds.username and readings[0]["sensor"] == "t"
         # Stopped (SIGTERM, as the nucleus stops it): what the device sends
@@ -131,9 +133,10 @@ def test_stream_recipe_aggregates_a_devices_readings(nucleus: Nucleus, tmp_path:
                     for r in b.get("readings", []) if r["sensor"] == "w"]  # fmt: skip
 
         device.wait_for(
-            lambda t, b: isinstance(b, dict) and any(r["sensor"] == "w" for r in b.get("readings", []))
+            lambda t, b: isinstance(b, dict) and any(r["sensor"] == "w" for r in b.get("readings", [])),
+            timeout_s=30,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while sum(r["count"] for r in watts()) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sum(r["count"] for r in watts()) == 3 and max(r["max"] for r in watts()) == 30.0

@@ -53,6 +53,13 @@ def _client(client_id: str, username: str, password: str, port: int) -> mqtt.Cli
     c.max_inflight_messages_set(200)
     c.max_queued_messages_set(0)
     c.connect("127.0.0.1", port, keepalive=60)
+    c.loop_start()
+    deadline = time.monotonic() + 30  # generous: a shared machine can be very busy
+    while not c.is_connected():
+        if time.monotonic() > deadline:
+            c.loop_stop()
+            raise RuntimeError(f"{client_id}: no CONNACK from the broker on port {port}")
+        time.sleep(0.01)
     return c
 
 
@@ -60,7 +67,6 @@ def _publish(args: tuple[str, str, str, int, str, int, int, Any, Any]) -> None:
     """One publisher process: ``count`` events, then wait for every PUBACK."""
     client_id, username, password, port, topic, index, count, ready, start = args
     c = _client(client_id, username, password, port)
-    c.loop_start()
     ready.put(client_id)
     start.wait()
     sent: list[Any] = []
@@ -112,9 +118,9 @@ def _phase(stack: Stack, cfg: Config, mode: str) -> dict[str, Any]:
     sub.on_message = counter.on_raw if mode == "raw" else counter.on_activity
     subscribed = threading.Event()
     sub.on_subscribe = lambda *a: subscribed.set()
-    sub.loop_start()
     sub.subscribe(topic, qos=1)
-    subscribed.wait(10)
+    if not subscribed.wait(30):
+        raise RuntimeError(f"no SUBACK for {topic}")
     if mode == "raw":
         password = stack.system_password()
         port = stack.internal_port
