@@ -217,7 +217,7 @@ fields = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.one_of(st.binary(max_size=300), fields.map(lambda d: json.dumps(d).encode())))
 def test_no_payload_gets_anything_but_an_event_or_a_typed_error(payload):
     b = Batcher(LIMITS)
