@@ -94,6 +94,13 @@ def check_lifecycle(r):
     assert r["deleteOverEditP50"] > 0
 
 
+def check_router_cpu(r):
+    [step] = r["steps"]
+    assert step["stored"] >= step["sent"] > 0 and step["batches"] > 0
+    assert step["deliveredFraction"] == 1.0
+    assert step["routerCpuMsPerMessage"] > 0
+
+
 def check_soak(r):
     assert len(r["samples"]) == r["config"]["steps"] and r["sent"] > 0
     assert r["lost"] == 0 and r["routerErrors"] == 0 and r["acked"] == r["sent"]

@@ -87,7 +87,11 @@ class LeanClient(asyncio.Protocol):
             code = connack.body[1] if len(connack.body) > 1 else -1
             self._close()
             raise MqttError(f"the broker refused the connection (reason {code})")
-        props, _ = wire.properties(connack.body, 2)
+        try:
+            props, _ = wire.properties(connack.body, 2)
+        except wire.ProtocolError as exc:
+            self._close()
+            raise MqttError(f"bad CONNACK from the broker: {exc}") from None
         self._send_quota = props.get(wire.RECEIVE_MAXIMUM, 65_535)
         self._max_packet = props.get(wire.MAXIMUM_PACKET_SIZE, wire.MAX_REMAINING)
         self.keepalive_s = props.get(wire.SERVER_KEEP_ALIVE, self.keepalive_s)
@@ -201,7 +205,10 @@ class LeanClient(asyncio.Protocol):
         mid = self._mid()
         self._write(wire.subscribe_packet(mid, topic_filter, qos))
         suback = await self._reply(wire.SUBACK, mid)
-        _, at = wire.properties(suback.body, 2)
+        try:
+            _, at = wire.properties(suback.body, 2)
+        except wire.ProtocolError as exc:
+            raise MqttError(f"bad SUBACK from the broker: {exc}") from None
         if at >= len(suback.body) or suback.body[at] >= 0x80:
             raise MqttError(f"the broker refused the subscription to {topic_filter!r}")
 
