@@ -46,3 +46,38 @@ def test_the_offline_cache_key_is_known_without_loading_the_models() -> None:
 def test_up_leaves_the_labeler_out_when_turned_off(tmp_path) -> None:
     assert _labeler(Settings(data_dir=tmp_path, labeler=False)) is None
     assert extra_installed()  # this machine has the extra: the tests above and test_service use it
+
+
+def test_a_failing_provider_costs_one_picture_not_the_service(tmp_path, photos) -> None:
+    """A broken model install (say an ImportError on first use) is logged per
+    picture; the service keeps reading the room."""
+    import asyncio
+    import json
+    from types import SimpleNamespace
+
+    from edgechat.labeler.cache import CachedProvider, LabelCache
+    from edgechat.labeler.intake import PictureStore, accept
+    from edgechat.labeler.service import LabelerService
+
+    def broken() -> Counting:
+        raise ImportError("libGL.so.1: cannot open shared object file")
+
+    store = PictureStore.in_data_dir(tmp_path)
+    ref = accept(photos["chelsea"], store).picture.to_json()
+    cache = LabelCache(tmp_path / "labels.db")
+    service = LabelerService(CachedProvider(LazyProvider(broken, "broken:v1"), cache), store,
+                             host="127.0.0.1", port=1, username="u", password="p")  # fmt: skip
+    published: list[str] = []
+
+    class Client:
+        async def publish(self, topic: str, payload: str, **kwargs: object) -> None:
+            published.append(topic)
+
+    message = {"type": "message", "id": "01PICTURE0000000000000009", "room": "lobby", "attachments": [ref]}
+    event = SimpleNamespace(topic="chat/pub/lobby", payload=json.dumps(message).encode(), retain=False)
+    try:
+        asyncio.run(service._handle(Client(), event))
+        asyncio.run(service._handle(Client(), event))  # still alive, tries again
+    finally:
+        cache.close()
+    assert service.failed == 2 and service.labelled == 0 and published == []

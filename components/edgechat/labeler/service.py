@@ -112,6 +112,10 @@ class LabelerService:
                 self.failed += 1
                 log.warning("labeler: picture %s in %s: %s", ref, room, exc)
                 continue
+            except Exception:  # a bug (or a broken model install) costs one picture, not the service
+                self.failed += 1
+                log.exception("labeler: picture %s in %s: unexpected failure", ref, room)
+                continue
             self.labelled += 1
             self.clouds = self.clouds.add(room, ref, labels)
             topic = f"chat/pub/{room}"
