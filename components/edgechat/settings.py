@@ -109,6 +109,12 @@ class Settings:
     store_synchronous: str = "FULL"
     # A browser session asks for a new credential when its own is refused.
     credential_ttl_hours: float = 7 * 24
+    # How long a ban keeps the banned session's address from new sessions
+    # unless the ban says (docs/operations.md, Moderation).
+    ban_hours: float = 24.0
+    # Live sessions (credentials) one address may hold: sized for a site's
+    # phones behind one NAT; each is one broker connection (docs/security.md).
+    max_sessions_per_address: int = 50
     # TLS on the LAN listeners (wss://, mqtts://, https://); without files, a
     # self-signed certificate is made at first start (docs/security.md).
     tls: bool = False
@@ -130,6 +136,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         names.site_id(self.site_id, "siteId")
+        if self.max_sessions_per_address < 1:
+            raise ValueError("max_sessions_per_address: at least 1")
+        if not self.ban_hours > 0:
+            raise ValueError("ban_hours: more than 0")
         if self.limits.max_event_bytes + 1024 > self.max_packet_bytes:
             raise ValueError("limits.max_event_bytes must be at least 1 KiB under max_packet_bytes")
         if self.limits.max_payload_bytes + 1024 > self.max_packet_bytes:
@@ -169,6 +179,7 @@ class Settings:
         return RouterConfig(
             site=self.site_id, limits=self.limits, rate=self.rate,
             edit_window_ms=int(self.edit_window_minutes * 60_000),
+            ban_ms=int(self.ban_hours * 3_600_000),
         )  # fmt: skip
 
     @property

@@ -5,8 +5,17 @@ import time
 
 from edgechat.broker import passwords
 from edgechat.broker.config import BrokerFiles, render_config
-from edgechat.broker.credentials import expire, issue_many, new_client_id
+from edgechat.broker.credentials import (
+    expire,
+    issue,
+    issue_many,
+    issued_addresses,
+    live_client_ids,
+    new_client_id,
+    revoke,
+)
 from edgechat.core import names
+from edgechat.core.admission import live_sessions
 from edgechat.settings import Settings
 
 
@@ -39,6 +48,28 @@ def test_credentials_expire_and_leave_others(tmp_path):
     assert set(gone) == {c.client_id for c in brief}
     assert set(passwords.read_users(files.client_passwords)) == {kept[0].client_id}
     assert expire(long, time.time_ns() // 1_000_000 + 2000) == []
+
+
+def test_web_sessions_remember_their_address_and_only_live_ones_count(tmp_path):
+    short = Settings(data_dir=tmp_path, credential_ttl_hours=1 / 3600)
+    long = Settings(data_dir=tmp_path)
+    brief = issue(short, "A", address="10.0.0.7")
+    kept = issue(long, "B", address="10.0.0.7")
+    revoked = issue(long, "C", address="10.0.0.7")
+    tool = issue(long, "D")  # `edgechat credentials new`: no address
+    revoke(long, revoked.client_id)
+    later = time.time_ns() // 1_000_000 + 2000  # past the short one's expiry
+    issued = issued_addresses(long)
+    assert tool.client_id not in issued
+    live = live_client_ids(long, later)
+    # Expired and revoked credentials stop counting at once, before any sweep.
+    assert live_sessions(issued, live, "10.0.0.7") == 1
+    assert kept.client_id in live and brief.client_id not in live
+    expire(long, later)  # the sweep also forgets the expired one's address
+    assert brief.client_id not in issued_addresses(long)
+    issue(long, "E", address="10.0.0.8")  # the next issue forgets the revoked one's
+    after = issued_addresses(long)
+    assert revoked.client_id not in after and after[kept.client_id] == "10.0.0.7"
 
 
 def test_the_rendered_config_keeps_the_system_account_on_loopback(tmp_path):

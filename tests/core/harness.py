@@ -11,6 +11,7 @@ from edgechat.core.protocol import encode
 from edgechat.core.router import (
     Broadcast,
     Effect,
+    LiftBan,
     LoadTarget,
     QueryAudit,
     QueryConsole,
@@ -35,6 +36,7 @@ class Harness:
     inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rooms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     revoked: list[str] = field(default_factory=list)
+    banned_until: dict[str, int] = field(default_factory=dict)  # client id -> its address's ban end
 
     def __post_init__(self) -> None:
         self.router = Router(self.config)
@@ -69,8 +71,11 @@ class Harness:
                     self.apply(self.router.revised(sent, stored, created, applied))
                 case RecordModeration(action=action):
                     self.store.moderate(action)
-                case Revoke(client_id=cid):
+                case Revoke(client_id=cid, until_ms=until):
                     self.revoked.append(cid)
+                    self.banned_until[cid] = until
+                case LiftBan(client_id=cid):
+                    self.banned_until.pop(cid, None)
                 case QueryAudit() as q:
                     self.apply(self.router.audit_listed(q, self.store.audit_log(q.request.limit)))
                 case QueryConsole() as q:

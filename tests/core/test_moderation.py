@@ -128,15 +128,36 @@ def test_announcements_are_pinned_and_shown_on_join(h):
 
 def test_ban_tells_the_client_removes_it_and_revokes_its_credential(h):
     h.send("mod", {"type": "ban", "clientId": "bob", "reason": "flooding"})
-    assert h.inbox["bob"][-1] == {"type": "banned", "reason": "flooding"}
+    until = h.now_ms + h.config.ban_ms  # the Router's default length
+    assert h.inbox["bob"][-1] == {"type": "banned", "reason": "flooding", "untilTs": until}
     assert h.revoked == ["bob"]
+    assert h.banned_until == {"bob": until}  # the shell keeps bob's address out till then
     left = [e for e in pub(h, "presence") if e["change"] == "leave"]
     assert left[-1]["clientId"] == "bob" and left[-1]["reason"] == "banned"
+
+
+def test_a_ban_may_say_how_long_and_unban_lifts_it_early(h):
+    h.send("mod", {"type": "ban", "clientId": "bob", "minutes": 90})
+    assert h.last("bob")["untilTs"] == h.now_ms + 90 * 60_000
+    assert h.banned_until == {"bob": h.now_ms + 90 * 60_000}
+    h.send("mod", {"type": "unban", "clientId": "bob", "requestId": "u1"})
+    assert h.last("mod") == {"type": "moderated", "action": "unban", "target": "bob", "requestId": "u1"}
+    assert h.banned_until == {}
+    h.send("mod", {"type": "audit"})
+    assert [e["action"] for e in h.last("mod")["entries"][:2]] == ["unban", "ban"]
+
+
+@pytest.mark.parametrize("minutes", [0, -5, 365 * 24 * 60 + 1, "60", True])
+def test_a_ban_s_length_is_checked(h, minutes):
+    h.send("mod", {"type": "ban", "clientId": "bob", "minutes": minutes})
+    assert errors(h, "mod")[-1]["code"] == "invalid_field"
+    assert h.revoked == []
 
 
 @pytest.mark.parametrize(
     "request_",
     [
+        {"type": "unban", "clientId": "bob"},
         {"type": "mute", "room": ROOM, "clientId": "bob", "minutes": 5},
         {"type": "unmute", "room": ROOM, "clientId": "bob"},
         {"type": "ban", "clientId": "bob"},

@@ -118,6 +118,19 @@ def test_a_moderator_deletes_mutes_and_bans(open_tab, edge):
     )
     assert refused_soon(edge, creds["username"], creds["password"])
     mod.page.wait_for_function("() => document.querySelector('#console-audit').textContent.includes(' ban ')")
+    assert "join again after" in bob.page.locator("#removed .until").text_content()
+
+    # The ban sticks: reloading asks for a fresh session, and this address is refused.
+    try:
+        bob.page.reload()
+        bob.page.wait_for_selector("#removed .until")
+        assert bob.page.evaluate("sessionStorage.getItem('edgechat.session')") is None
+    finally:
+        edge.cli("mod", "unban", bob_id)  # also frees 127.0.0.1 for the tests after this one
+    bob.page.reload()
+    bob.banner("connected")
+    assert bob.client_id() != bob_id
+    assert not bob.page.locator("#removed").count()
 
 
 def test_control_events_carrying_script_text_run_nothing(open_tab, edge):

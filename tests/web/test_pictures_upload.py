@@ -41,7 +41,7 @@ def cat() -> bytes:
     return jpeg(samples.chelsea())
 
 
-async def _no_issuer(nick: str) -> Credentials:
+async def _no_issuer(nick: str, address: str) -> Credentials:
     raise AssertionError("no sessions here")
 
 

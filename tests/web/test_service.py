@@ -35,7 +35,7 @@ def test_same_origin() -> None:
     assert not same_origin({"Sec-Fetch-Site": "same-site", "Origin": "http://edge:9000"}, own)
 
 
-async def _fake_issuer(nick: str) -> Credentials:
+async def _fake_issuer(nick: str, address: str) -> Credentials:
     return Credentials("cid123", "cid123", "pw", nick, "mqtt://x:1883", "ws://x:9001/mqtt")
 
 

@@ -63,7 +63,7 @@ def test_random_requests_never_break_the_web_service(tmp_path: Path) -> None:
     (tmp_path / "app.js").write_text("1")
     issued: list[str] = []
 
-    async def issuer(nick: str) -> Credentials:
+    async def issuer(nick: str, address: str) -> Credentials:
         issued.append(nick)
         return Credentials("cid123", "cid123", "pw", nick, "mqtt://x:1883", "ws://x:9001/mqtt")
 

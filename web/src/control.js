@@ -76,7 +76,7 @@ export class Control {
         this.muted(event);
         return true;
       case "banned":
-        this.banned(text(event.reason, 200));
+        this.banned(text(event.reason, 200), event.untilTs);
         return true;
       case "roomLocked":
         if (isRoom(event.room)) this.roomState(event.room, event.locked === true, undefined);
@@ -175,7 +175,7 @@ export class Control {
     if (muted) setTimeout(() => this.showSpeech(), Math.min(until - Date.now() + 50, 60_000));
   }
 
-  banned(reason) {
+  banned(reason, untilTs) {
     if (this.removed) return;
     this.removed = true;
     this.ctx.stop();
@@ -185,7 +185,18 @@ export class Control {
       el("p", { text: "A moderator removed you from this site's chat. You can't send or read messages here any more." }),
     );
     if (reason) box.append(el("p", { cls: "reason", text: `Reason: ${reason}` }));
+    if (Number.isFinite(untilTs)) {
+      box.append(el("p", { cls: "until", text: `This device can join again after ${formatTime(untilTs)}.` }));
+    }
     document.body.append(box);
+  }
+
+  /** The session endpoint refused this device (its address is banned):
+   *  say so and until when.  Returns a promise that never settles, so the
+   *  app stops trying to connect. */
+  sessionBanned(body) {
+    this.banned(text(body && body.reason, 200), body && body.untilTs);
+    return new Promise(() => {});
   }
 
   appUpdate(version, note) {

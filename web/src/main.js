@@ -70,6 +70,7 @@ const BANNER = {
   reconnecting: (d) => (d && d.inMs ? `Reconnecting… next try in ${Math.ceil(d.inMs / 1000)} s` : "Reconnecting…"),
   offline: () => "Offline: messages you write are sent when the connection is back",
   unavailable: () => `${inCloud() ? "The" : "This site's"} chat service can't be reached; retrying…`,
+  full: () => "Too many chat sessions from this network right now; trying again in a minute…",
 };
 
 function setBanner(status, detail) {
@@ -118,6 +119,12 @@ async function newSession() {
       if (response.status === 400) {
         // The server refused the nick: ask again.
         app.nick = await askNick(body.message || "Please choose another nickname.");
+        continue;
+      }
+      if (body.code === "banned") return control.sessionBanned(body); // never settles
+      if (body.code === "too_many_sessions") {
+        setBanner("full");
+        await sleep(body.retryAfterMs || 60_000);
         continue;
       }
       await sleep(body.retryAfterMs || 0);

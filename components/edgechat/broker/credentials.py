@@ -16,6 +16,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -127,14 +128,23 @@ def new_client_id() -> str:
     return client_id
 
 
-def issue(settings: Settings, nick: str | None = None, *, wait_s: float = 5.0) -> Credentials:
+def issue(
+    settings: Settings, nick: str | None = None, *, address: str | None = None, wait_s: float = 5.0
+) -> Credentials:
     """Make a client credential.  If ``edgechat up`` runs on this data dir, the
-    broker reloads its password file and the credential works on return."""
-    return issue_many(settings, 1, nick=nick, wait_s=wait_s)[0]
+    broker reloads its password file and the credential works on return.
+    ``address``: where the Web service's caller came from (kept for bans and
+    the per-address session limit, core/admission.py)."""
+    return issue_many(settings, 1, nick=nick, address=address, wait_s=wait_s)[0]
 
 
 def issue_many(
-    settings: Settings, count: int, *, nick: str | None = None, wait_s: float = 10.0
+    settings: Settings,
+    count: int,
+    *,
+    nick: str | None = None,
+    address: str | None = None,
+    wait_s: float = 10.0,
 ) -> list[Credentials]:
     """``count`` client credentials with one password-file write and one broker
     reload (a reload per credential is too slow for a thousand clients).  Each
@@ -151,6 +161,11 @@ def issue_many(
         expiry = _read_expiry(files)
         expiry.update({cid: expires_ms for cid, _ in made})
         _write_expiry(files, expiry)  # first: a credential never exists without its expiry
+        if address is not None:
+            # Also forget the addresses of credentials gone since (revoked, expired).
+            issued = {cid: at for cid, at in _read_addresses(files).items() if cid in users}
+            issued.update({cid: address for cid, _ in made})
+            _write_json(_addresses_path(files), issued)
         passwords.write_users(files.client_passwords, users)
     if runtime is not None and runtime.broker_pid and made:
         os.kill(runtime.broker_pid, signal.SIGHUP)
@@ -176,6 +191,9 @@ def expire(settings: Settings, now_ms: int) -> list[str]:
             del expiry[cid]
         passwords.write_users(files.client_passwords, users)
         _write_expiry(files, expiry)
+        issued = _read_addresses(files)
+        if any(cid in issued for cid in gone):
+            _write_json(_addresses_path(files), {c: at for c, at in issued.items() if c in users})
     return gone
 
 
@@ -189,6 +207,41 @@ def authenticate(settings: Settings, client_id: str, password: str, now_ms: int)
         return False
     expires = _read_expiry(files).get(client_id)
     return expires is None or expires > now_ms
+
+
+def live_client_ids(settings: Settings, now_ms: int) -> set[str]:
+    """Client credentials that still open the broker: in its password file
+    (not revoked) and not expired."""
+    files = broker_files(settings)
+    expiry = _read_expiry(files)
+    users = passwords.read_users(files.client_passwords)
+    return {cid for cid in users if expiry.get(cid, now_ms + 1) > now_ms}
+
+
+def issued_addresses(settings: Settings) -> dict[str, str]:
+    """client id -> the address its session was issued to (Web sessions only;
+    ``edgechat credentials new`` records none)."""
+    return _read_addresses(broker_files(settings))
+
+
+def _addresses_path(files: BrokerFiles) -> Path:
+    return files.root / "clients.address.json"
+
+
+def _read_addresses(files: BrokerFiles) -> dict[str, str]:
+    try:
+        raw = json.loads(_addresses_path(files).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, str)}
+
+
+def _write_json(path: Path, value: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
 
 
 def _read_expiry(files: BrokerFiles) -> dict[str, int]:

@@ -31,6 +31,9 @@ class ErrorCode(StrEnum):
     EDIT_WINDOW_CLOSED = "edit_window_closed"
     MUTED = "muted"
     ROOM_LOCKED = "room_locked"
+    # the session endpoint (core/admission.py)
+    BANNED = "banned"
+    TOO_MANY_SESSIONS = "too_many_sessions"
     INTERNAL = "internal"
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from edgechat.core.protocol import Limits
 
 MAX_MUTE_MINUTES: Final = 7 * 24 * 60
+MAX_BAN_MINUTES: Final = 365 * 24 * 60
 AUDIT_MAX: Final = 200
 
 
@@ -40,8 +41,21 @@ class Unmute:
 
 @dataclass(frozen=True, slots=True)
 class Ban:
+    """Revoke ``client_id``'s credential and keep the address its session came
+    from out for ``minutes`` (None: the Router's default, ``ban_hours``)."""
+
     client_id: str
     reason: str | None = None
+    request_id: str | None = None
+    minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unban:
+    """Let the address ``client_id``'s session came from have sessions again
+    (its revoked credential stays revoked)."""
+
+    client_id: str
     request_id: str | None = None
 
 
@@ -93,12 +107,13 @@ class ConsoleQuery:
     request_id: str | None = None
 
 
-ModRequest = Mute | Unmute | Ban | Lock | Announce | Notice | AppUpdate | AuditQuery | ConsoleQuery
+ModRequest = Mute | Unmute | Ban | Unban | Lock | Announce | Notice | AppUpdate | AuditQuery | ConsoleQuery
 
 TYPE_NAMES: Final[dict[type, str]] = {
     Mute: "mute",
     Unmute: "unmute",
     Ban: "ban",
+    Unban: "unban",
     Lock: "lock",
     Announce: "announce",
     Notice: "notice",
@@ -108,10 +123,14 @@ TYPE_NAMES: Final[dict[type, str]] = {
 }
 
 
-def _minutes(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MUTE_MINUTES:
-        raise ClientError(ErrorCode.INVALID_FIELD, f"{name}: 1-{MAX_MUTE_MINUTES} minutes", field=name)
+def _minutes(value: object, name: str, most: int = MAX_MUTE_MINUTES) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ClientError(ErrorCode.INVALID_FIELD, f"{name}: 1-{most} minutes", field=name)
     return value
+
+
+def _ban_minutes(value: object, name: str) -> int:
+    return _minutes(value, name, MAX_BAN_MINUTES)
 
 
 def _positive(value: object, name: str) -> int:
@@ -135,7 +154,10 @@ def build(kind: str, f: _Fields, limits: Limits, rid: str | None) -> ModRequest:
             return Unmute(f.required("room", names.room), f.required("clientId", names.client_id), rid)
         case "ban":
             reason = f.optional("reason", _short_text(limits))
-            return Ban(f.required("clientId", names.client_id), reason, rid)
+            minutes = f.optional("minutes", _ban_minutes)
+            return Ban(f.required("clientId", names.client_id), reason, rid, minutes)
+        case "unban":
+            return Unban(f.required("clientId", names.client_id), rid)
         case "lock" | "unlock":
             return Lock(f.required("room", names.room), kind == "lock", rid)
         case "announce":
@@ -156,9 +178,7 @@ def build(kind: str, f: _Fields, limits: Limits, rid: str | None) -> ModRequest:
     raise AssertionError(kind)  # pragma: no cover
 
 
-KINDS: Final = frozenset(
-    {"mute", "unmute", "ban", "lock", "unlock", "announce", "notice", "appUpdate", "audit", "console"}
-)
+KINDS: Final = frozenset(TYPE_NAMES.values()) | {"unlock"}
 
 
 def type_name(request: ModRequest) -> str:
@@ -176,7 +196,7 @@ class Action:
 
     ts: int
     actor: str  # the moderator's client id (or "system" for the CLI)
-    action: str  # delete, mute, unmute, ban, lock, unlock, announce, unpin, notice
+    action: str  # delete, mute, unmute, ban, unban, lock, unlock, announce, unpin, notice
     target: str  # a client id, message id or room
     room: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)

@@ -109,8 +109,18 @@ class RecordModeration:
 
 @dataclass(frozen=True, slots=True)
 class Revoke:
-    """Ban: remove ``client_id``'s broker credential; the broker then closes
-    its connection and refuses it from now on."""
+    """Ban: keep the address ``client_id``'s session came from out until
+    ``until_ms``, then remove its broker credential; the broker closes its
+    connection and refuses it from now on."""
+
+    client_id: str
+    until_ms: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiftBan:
+    """Unban: the address ``client_id``'s session came from may have sessions again."""
 
     client_id: str
 
@@ -129,7 +139,7 @@ class QueryConsole:
 
 Effect = (
     Reply | Broadcast | StoreMessage | QueryHistory | QueryRooms
-    | LoadTarget | StoreRevision | RecordModeration | Revoke | QueryAudit | QueryConsole
+    | LoadTarget | StoreRevision | RecordModeration | Revoke | LiftBan | QueryAudit | QueryConsole
 )  # fmt: skip
 
 
@@ -143,6 +153,8 @@ class RouterConfig:
     rate: RateLimit = field(default_factory=RateLimit)
     # How long after sending an author may edit or delete a message.
     edit_window_ms: int = 15 * 60_000
+    # How long a ban keeps the banned session's address out (a ban may say).
+    ban_ms: int = 24 * 3_600_000
 
 
 @dataclass(slots=True)
@@ -445,16 +457,21 @@ class Router:
             case moderation.Unmute(room=room, client_id=who):
                 action = Action(now_ms, client_id, "unmute", who, room)
                 effects.append(Reply(who, {"type": "muted", "room": room, "muted": False}))
-            case moderation.Ban(client_id=who, reason=reason):
-                action = Action(now_ms, client_id, "ban", who, None, {"reason": reason} if reason else {})
-                banned: dict[str, Any] = {"type": "banned"}
+            case moderation.Ban(client_id=who, reason=reason, minutes=minutes):
+                until = now_ms + (minutes * 60_000 if minutes else self.config.ban_ms)
+                detail: dict[str, Any] = {"untilTs": until} | ({"reason": reason} if reason else {})
+                action = Action(now_ms, client_id, "ban", who, None, detail)
+                banned: dict[str, Any] = {"type": "banned", "untilTs": until}
                 if reason:
                     banned["reason"] = reason
                 effects.append(Reply(who, banned))  # before the broker closes its connection
                 for room in self.presence.rooms_of(who):
                     effects += self._leave(who, room, "banned")
                 self._sessions.pop(who, None)
-                effects.append(Revoke(who))
+                effects.append(Revoke(who, until, reason))
+            case moderation.Unban(client_id=who):
+                action = Action(now_ms, client_id, "unban", who, None)
+                effects.append(LiftBan(who))
             case moderation.Lock(room=room, locked=locked):
                 action = Action(now_ms, client_id, "lock" if locked else "unlock", room, room)
                 effects.append(Broadcast(room, {"type": "roomLocked", "room": room, "locked": locked}))
@@ -556,6 +573,7 @@ def _ref(request: Request) -> str | None:
 
 
 _MOD_REQUESTS = (
-    moderation.Mute, moderation.Unmute, moderation.Ban, moderation.Lock, moderation.Announce,
-    moderation.Notice, moderation.AppUpdate, moderation.AuditQuery, moderation.ConsoleQuery,
+    moderation.Mute, moderation.Unmute, moderation.Ban, moderation.Unban, moderation.Lock,
+    moderation.Announce, moderation.Notice, moderation.AppUpdate, moderation.AuditQuery,
+    moderation.ConsoleQuery,
 )  # fmt: skip

@@ -43,7 +43,11 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
             out: dict[str, Any] = {"type": "ban", "clientId": args.client}
             if args.reason:
                 out["reason"] = args.reason
+            if args.minutes:
+                out["minutes"] = args.minutes
             return out
+        case "unban":
+            return {"type": "unban", "clientId": args.client}
         case "mute":
             return {"type": "mute", "clientId": args.client, "room": args.room, "minutes": args.minutes}
         case "unmute":
@@ -111,7 +115,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=cmd_mod)
         return p
 
-    action("ban", "revoke a client's credential and disconnect it", "client").add_argument("--reason")
+    ban = action("ban", "revoke a client's credential, disconnect it, keep its address out", "client")
+    ban.add_argument("--reason")
+    ban.add_argument("--minutes", type=int, help="how long its address gets no session (default: ban_hours)")
+    action("unban", "let a banned client's address have sessions again", "client")
     action("mute", "refuse a client's messages in a room for a while", "client", "room").add_argument(
         "--minutes", type=int, default=10
     )

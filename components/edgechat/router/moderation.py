@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgechat.core.router import (
     Effect,
+    LiftBan,
     LoadTarget,
     QueryAudit,
     QueryConsole,
@@ -60,6 +61,9 @@ class ModerationShell:
 
     moderator_ids: Callable[[], frozenset[str]] = staticmethod(_no_moderators)
     revoke_credential: Callable[[str], object] | None = None
+    # (client id, until ms, reason) -> the address banned, or None if unknown
+    ban_address: Callable[[str, int, str | None], object] | None = None
+    lift_ban: Callable[[str], object] | None = None
     data_dir: Path | None = None
     _rate_mark: tuple[float, int, int] | None = None
 
@@ -82,8 +86,13 @@ class ModerationShell:
                 self._spawn(self._load_target(load))
             case StoreRevision() as rev:
                 self._spawn(self._store_revision(rev))
-            case Revoke(client_id=cid):
-                self._spawn(self._revoke(cid))
+            case Revoke() as revoke:
+                # The address ban is in force before the moderator's ack; the
+                # credential goes after the client has had its "banned" event.
+                await self._ban_address(revoke)
+                self._spawn(self._revoke(revoke.client_id))
+            case LiftBan(client_id=cid):
+                await self._lift_ban(cid)
             case QueryAudit() as query:
                 self._spawn(self._audit(query))
             case QueryConsole() as query:
@@ -112,6 +121,20 @@ class ModerationShell:
             return
         await self._apply(self.router.revised(sent, stored, created, applied))
 
+    async def _ban_address(self, revoke: Revoke) -> None:
+        """Before the credential goes: without it the page asks for a new session."""
+        if self.ban_address is None:
+            return
+        cid = revoke.client_id
+        try:
+            address = await asyncio.get_running_loop().run_in_executor(
+                None, self.ban_address, cid, revoke.until_ms, revoke.reason
+            )
+        except OSError as exc:
+            log.error("router: banning %s's address failed: %s", cid, exc)
+            return
+        log.info("moderation: %s's address %s banned", cid, address or "(unknown: not a Web session)")
+
     async def _revoke(self, client_id: str) -> None:
         if self.revoke_credential is None:
             log.warning("router: cannot revoke %s here (no broker credentials)", client_id)
@@ -121,6 +144,14 @@ class ModerationShell:
             await asyncio.get_running_loop().run_in_executor(None, self.revoke_credential, client_id)
         except OSError as exc:
             log.error("router: revoking %s failed: %s", client_id, exc)
+
+    async def _lift_ban(self, client_id: str) -> None:
+        if self.lift_ban is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.lift_ban, client_id)
+        except OSError as exc:
+            log.error("router: lifting %s's ban failed: %s", client_id, exc)
 
     async def _audit(self, query: QueryAudit) -> None:
         loop = asyncio.get_running_loop()

@@ -23,6 +23,7 @@ from edgechat.core.protocol import Message, encode
 from edgechat.core.router import (
     Broadcast,
     Effect,
+    LiftBan,
     LoadTarget,
     QueryAudit,
     QueryConsole,
@@ -199,7 +200,7 @@ class RouterService(ModerationShell):
                     self._spawn(self._history(query))
                 case QueryRooms() as query:
                     self._spawn(self._rooms(query))
-                case LoadTarget() | StoreRevision() | RecordModeration() | Revoke():
+                case LoadTarget() | StoreRevision() | RecordModeration() | Revoke() | LiftBan():
                     await self._moderation_effect(effect)
                 case QueryAudit() | QueryConsole():
                     await self._moderation_effect(effect)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from edgechat.broker import system_password
+from edgechat.broker import bans, system_password
 from edgechat.broker.config import SYSTEM_USER
 from edgechat.broker.credentials import revoke
 from edgechat.broker.roles import RolesWatcher, roles_path, set_moderator
@@ -40,5 +40,9 @@ def router_service(settings: Settings, store: SqliteStore) -> RouterService:
     )
     service.moderator_ids = RolesWatcher(roles_path(settings))
     service.revoke_credential = lambda client_id: _ban(settings, client_id)
+    service.ban_address = lambda client_id, until_ms, reason: bans.ban(
+        settings, client_id, until_ms, reason, time.time_ns() // 1_000_000
+    )
+    service.lift_ban = lambda client_id: bans.unban(settings, client_id, time.time_ns() // 1_000_000)
     service.data_dir = settings.paths.root
     return service

@@ -14,9 +14,11 @@ from aiohttp import web
 
 from edgechat.broker.credentials import Credentials, public_host, urls
 from edgechat.core import names
-from edgechat.core.errors import ClientError
+from edgechat.core.admission import Refused
+from edgechat.core.errors import ClientError, ErrorCode
 from edgechat.core.ratelimit import Bucket, RateLimit
 from edgechat.settings import Settings
+from edgechat.web.admission import Admission
 from edgechat.web.pictures import Pictures
 from edgechat.web.responses import error_response
 from edgechat.web.security import SECURITY_HEADERS, host_of, same_origin
@@ -29,13 +31,15 @@ SESSION_RATE: Final = RateLimit(per_second=2.0, burst=30)
 MAX_SESSION_BODY: Final = 1024
 MAX_TRACKED_ADDRESSES: Final = 10_000
 
-Issuer = Callable[[str], Awaitable[Credentials]]
+# (nick, the caller's address) -> a live credential
+Issuer = Callable[[str, str], Awaitable[Credentials]]
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 DIST: Final = web.AppKey("dist", Path)
 ISSUER: Final = web.AppKey("issuer", Issuer)
 BUCKETS: Final = web.AppKey("buckets", dict[str, Bucket])
 CLOCK: Final = web.AppKey("clock", Callable[[], int])
+ADMISSION: Final = web.AppKey("admission", Admission)
 
 
 def _no_store(response: web.StreamResponse) -> web.StreamResponse:
@@ -111,17 +115,17 @@ async def new_session(request: web.Request) -> web.StreamResponse:
             retryable=True,
             retry_after_ms=wait_ms,
         )
-    try:
-        creds = await request.app[ISSUER](nick)
-    except (OSError, TimeoutError) as exc:
-        log.warning("could not issue a credential: %s", exc)
-        return error_response(
-            503,
-            "broker_unavailable",
-            "the broker did not take a new credential",
-            retryable=True,
-            retry_after_ms=1000,
-        )
+    address = request.remote or "?"
+    admission = request.app[ADMISSION]
+    with admission.issuing(address) as others:
+        try:
+            refused = await asyncio.to_thread(admission.check, address, others)
+            if refused is not None:
+                log.info("session refused to %s: %s", address, refused.code)
+                return _refused(refused)
+            creds = await request.app[ISSUER](nick, address)
+        except (OSError, TimeoutError) as exc:
+            return _not_issued(exc)
     out = creds.to_json()
     # Same shape as `edgechat credentials new`, with URLs this browser can reach.
     host = host_of(request.headers.get("Host")) or public_host(request.app[SETTINGS])
@@ -130,6 +134,29 @@ async def new_session(request: web.Request) -> web.StreamResponse:
     out["mqttUrl"] = urls(settings, host).mqtt
     log.info("session issued: %s", creds.client_id)
     return _no_store(web.json_response(out, status=201))
+
+
+def _not_issued(exc: Exception) -> web.Response:
+    log.warning("could not issue a credential: %s", exc)
+    return error_response(
+        503,
+        "broker_unavailable",
+        "the broker did not take a new credential",
+        retryable=True,
+        retry_after_ms=1000,
+    )
+
+
+def _refused(refused: Refused) -> web.Response:
+    banned = refused.code == ErrorCode.BANNED
+    return error_response(
+        403 if banned else 429,
+        str(refused.code),
+        refused.message,
+        retryable=not banned,
+        retry_after_ms=refused.retry_after_ms,
+        until_ts=refused.until_ms,
+    )
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
@@ -172,12 +199,15 @@ def make_app(
     issuer: Issuer,
     clock: Callable[[], int] | None = None,
     pictures: Pictures | None = None,
+    *,
+    admission: Admission | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_SESSION_BODY * 4)
     app[SETTINGS] = settings
     app[DIST] = dist.resolve()
     app[ISSUER] = issuer
     app[BUCKETS] = {}
+    app[ADMISSION] = admission or Admission(settings)
     app[CLOCK] = clock or (lambda: int(asyncio.get_running_loop().time() * 1000))
     # on_response_prepare also covers static files and error pages.
     app.on_response_prepare.append(_add_security_headers)

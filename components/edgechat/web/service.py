@@ -31,8 +31,8 @@ class WebService:
         self.host = host or settings.host
         self._runner: web.AppRunner | None = None
 
-    async def _issue(self, nick: str) -> Credentials:
-        return await asyncio.to_thread(issue, self.settings, nick)
+    async def _issue(self, nick: str, address: str) -> Credentials:
+        return await asyncio.to_thread(issue, self.settings, nick, address=address)
 
     async def start(self) -> None:
         if not (self.dist / "index.html").is_file():
