@@ -271,3 +271,28 @@ def test_a_burst_of_live_messages_is_one_request_and_a_gap_hands_over_what_came_
     assert [m["seq"] for m in inject.messages] == [1, 2, 3] and backfill.body["after"] == 3
     (other,) = core.flush(0)
     assert [m["room"] for m in other.messages] == ["other"] and core.buffered == 0
+
+
+def test_a_failed_store_during_a_backfill_starts_it_again_from_the_cursor():
+    core = connected({"lobby": 2})
+    core.on_cloud(live(3), 0)
+    (a,) = core.flush(0)
+    (bf,) = sends(core.on_cloud(live(6), 0), "backfill")  # gap: fetching after 3
+    assert bf["after"] == 3
+    (again,) = sends(core.on_router({"type": "storeFailed", "requestId": a.request_id}, 1), "backfill")
+    assert again["after"] == 2  # 3 was never stored: fetch it too
+    stale = {
+        "type": "page",
+        "requestId": bf["requestId"],
+        "room": "lobby",
+        "messages": [live(4)],
+        "hasMore": False,
+    }
+    assert core.on_cloud(stale, 2) == []  # the answer after 3 would skip 3
+    page = {"type": "page", "requestId": again["requestId"], "room": "lobby",
+            "messages": [live(3), live(4)], "hasMore": False}  # fmt: skip
+    (inject, more) = core.on_cloud(page, 3)
+    assert [m["seq"] for m in inject.messages] == [3, 4] and more.body["after"] == 4  # 6 was seen
+    assert core.on_router({"type": "stored", "requestId": inject.request_id}, 4) == [
+        SaveCursors({"lobby": 4})
+    ]

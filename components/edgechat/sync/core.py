@@ -389,9 +389,9 @@ class SyncCore:
         r.waiting.clear()
         r.live.clear()
         r.high = r.cursor
-        if not self.connected or r.fetching is not None:
-            return []
-        return self._backfill(room, r, now_ms)
+        # A page asked for after the old high would leave a hole: its answer is dropped.
+        r.fetching = None
+        return self._backfill(room, r, now_ms) if self.connected else []
 
     # -- time
 
