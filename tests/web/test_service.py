@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from edgechat.broker.credentials import Credentials
+from edgechat.broker import bans
+from edgechat.broker.credentials import Credentials, issue, revoke
 from edgechat.settings import Settings
 from edgechat.web import make_app
 from edgechat.web.security import host_of, same_origin
@@ -40,7 +42,8 @@ async def _fake_issuer(nick: str, address: str) -> Credentials:
 
 
 def _run(dist: Path, body: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
-    settings = Settings(ws_port=9101, mqtt_port=1999)
+    # Its own data dir: the session gate reads bans and sessions from there.
+    settings = Settings(ws_port=9101, mqtt_port=1999, data_dir=dist / "data")
 
     async def main() -> None:
         async with TestClient(TestServer(make_app(settings, dist, _fake_issuer))) as client:
@@ -107,7 +110,7 @@ def test_session(dist: Path) -> None:
 
 
 def test_sessions_are_rate_limited_per_address(dist: Path) -> None:
-    settings = Settings()
+    settings = Settings(data_dir=dist / "data")
     frozen_clock = lambda: 1_000  # noqa: E731  (no time passes: no token comes back)
 
     async def main() -> None:
@@ -119,6 +122,40 @@ def test_sessions_are_rate_limited_per_address(dist: Path) -> None:
             error = await limited.json()
             assert error["code"] == "rate_limited" and error["retryable"] and error["retryAfterMs"] > 0
             assert int(limited.headers["Retry-After"]) >= 1
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result()
+
+
+def test_a_banned_address_and_a_full_one_get_typed_errors(dist: Path) -> None:
+    """The session gate with real credential files (no broker: nothing to reload)."""
+    settings = Settings(data_dir=dist / "data", max_sessions_per_address=2)
+    asked: list[str] = []
+
+    async def issuer(nick: str, address: str) -> Credentials:
+        asked.append(address)
+        return await asyncio.to_thread(issue, settings, nick, address=address)
+
+    async def main() -> None:
+        async with TestClient(TestServer(make_app(settings, dist, issuer))) as client:
+            first = await client.post("/api/session", json={"nick": "Bob"})
+            assert first.status == 201 and asked == ["127.0.0.1"]  # the address goes with it
+            bob = (await first.json())["clientId"]
+            now = time.time_ns() // 1_000_000
+            assert bans.ban(settings, bob, now + 60_000, "spam", now) == "127.0.0.1"
+            refused = await client.post("/api/session", json={"nick": "Bob"})
+            error = await refused.json()
+            assert refused.status == 403
+            assert (error["code"], error["retryable"], error["untilTs"]) == ("banned", False, now + 60_000)
+            assert asked == ["127.0.0.1"]  # never issued
+            assert bans.unban(settings, bob, now) == ["127.0.0.1"]
+            assert (await client.post("/api/session", json={"nick": "Bob"})).status == 201  # 2 of 2
+            full = await client.post("/api/session", json={"nick": "Eve"})
+            error = await full.json()
+            assert full.status == 429 and error["code"] == "too_many_sessions"
+            assert error["retryable"] and error["retryAfterMs"] > 0 and full.headers["Retry-After"]
+            revoke(settings, bob)  # a revoked session stops counting
+            assert (await client.post("/api/session", json={"nick": "Eve"})).status == 201
 
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, main()).result()

@@ -71,7 +71,7 @@ def test_random_requests_never_break_the_web_service(tmp_path: Path) -> None:
     outcomes: list[tuple[str, str, int, bool]] = []
 
     async def main() -> None:
-        app = make_app(Settings(ws_port=9101, mqtt_port=1999), tmp_path, issuer)
+        app = make_app(Settings(ws_port=9101, mqtt_port=1999, data_dir=tmp_path / "data"), tmp_path, issuer)
         async with TestClient(TestServer(app)) as client:
             for _ in range(COUNT):
                 method, path = rng.choice(METHODS), rng.choice(PATHS)
