@@ -91,7 +91,15 @@ ROUTER = Component(
     name=f"{NAMESPACE}.Router",
     module="edgechat.router",
     description="edgechat's chat rules and message store, over the edge broker.",
-    settings=("site_id", "retention_days", "limits", "rate", "store_synchronous", "edit_window_minutes"),
+    settings=(
+        "site_id",
+        "retention_days",
+        "limits",
+        "rate",
+        "store_synchronous",
+        "edit_window_minutes",
+        "ban_hours",
+    ),
     from_broker=("data_dir", "internal_port"),
     requires=(BROKER.name,),
 )
@@ -100,7 +108,7 @@ WEB = Component(
     name=f"{NAMESPACE}.Web",
     module="edgechat.web",
     description="edgechat's web app and per-session broker credentials, over HTTP.",
-    settings=("http_port",),
+    settings=("http_port", "max_sessions_per_address"),
     # Where the Broker is (its URLs go into credentials and config.json), and
     # whether it speaks TLS (then so does the page: https:// and wss://).
     from_broker=("data_dir", "host", "mqtt_port", "ws_port", "tls", "tls_cert_file", "tls_key_file"),
