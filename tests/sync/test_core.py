@@ -296,3 +296,19 @@ def test_a_failed_store_during_a_backfill_starts_it_again_from_the_cursor():
     assert core.on_router({"type": "stored", "requestId": inject.request_id}, 4) == [
         SaveCursors({"lobby": 4})
     ]
+
+
+def test_a_late_page_still_counts_and_a_slow_cloud_is_asked_ever_more_slowly():
+    core = connected({"lobby": 0}, SyncConfig(backfill_timeout_ms=100))
+    (first,) = sends(core.on_cloud(live(3), 0), "backfill")
+    (second,) = sends(core.tick(100), "backfill")  # unanswered for 100 ms: asked again
+    assert second["after"] == 0
+    assert sends(core.tick(250), "backfill") == []  # now it waits 200 ms
+    (third,) = sends(core.tick(300), "backfill")
+    assert third["after"] == 0
+    page = {"type": "page", "requestId": first["requestId"], "room": "lobby",
+            "messages": [live(1), live(2), live(3)], "hasMore": False}  # fmt: skip
+    (inject,) = core.on_cloud(page, 350)  # the first answer, late: it covers everything after 0
+    assert [m["seq"] for m in inject.messages] == [1, 2, 3]
+    late = {**page, "requestId": third["requestId"]}
+    assert core.on_cloud(late, 360) == []  # the same again: nothing new

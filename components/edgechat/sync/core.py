@@ -95,6 +95,10 @@ class _Room:
     seen: int = 0
     fetching: str | None = None  # the backfill request waiting for its page
     fetch_ms: int = 0
+    fetch_timeouts: int = 0  # in a row: each doubles the wait for the next page
+    # Recent backfill requests and their ``after``: a late page still counts if
+    # it was asked after no more than ``high`` (it then covers everything past it).
+    asked: dict[str, int] = field(default_factory=dict)
     # Injections not yet confirmed, in order: [request id, high after it, done].
     waiting: deque[list[Any]] = field(default_factory=deque)
     # Live messages accepted (``high`` counts them) and not yet handed over:
@@ -303,6 +307,9 @@ class SyncCore:
         flushed = self._flush_room(room, r, now_ms)  # injected in seq order: these come first
         r.fetching = self._next_id("f")
         r.fetch_ms = now_ms
+        r.asked[r.fetching] = r.high
+        while len(r.asked) > 8:
+            del r.asked[next(iter(r.asked))]
         self.counters.backfills += 1
         body = {"type": "backfill", "requestId": r.fetching, "room": room, "after": r.high,
                 "limit": self.config.backfill_limit}  # fmt: skip
@@ -311,9 +318,11 @@ class SyncCore:
     def _on_page(self, page: dict[str, Any], now_ms: int) -> list[Effect]:
         room = _room(page)
         r = self.rooms.get(room) if room else None
-        if room is None or r is None or r.fetching is None or page.get("requestId") != r.fetching:
-            return []  # stale: an answer to a request given up on
+        after = r.asked.pop(str(page.get("requestId")), None) if r is not None else None
+        if room is None or r is None or after is None or after > r.high:
+            return []  # unknown, or asked after a high that was rewound: it could skip a message
         r.fetching = None
+        r.fetch_timeouts = 0
         raw = page.get("messages")
         events = sorted(
             (e for e in (raw if isinstance(raw, list) else []) if _seq(e) is not None and _room(e) == room),
@@ -391,6 +400,7 @@ class SyncCore:
         r.high = r.cursor
         # A page asked for after the old high would leave a hole: its answer is dropped.
         r.fetching = None
+        r.asked = {rid: after for rid, after in r.asked.items() if after <= r.high}
         return self._backfill(room, r, now_ms) if self.connected else []
 
     # -- time
@@ -415,8 +425,12 @@ class SyncCore:
         if not self.connected:
             return effects
         for room, r in self.rooms.items():
-            if r.fetching is not None and now_ms - r.fetch_ms >= c.backfill_timeout_ms:
+            wait_ms = c.backfill_timeout_ms * 2 ** min(r.fetch_timeouts, 3)
+            if (
+                r.fetching is not None and now_ms - r.fetch_ms >= wait_ms
+            ):  # a slow cloud is not asked ever faster
                 r.fetching = None
+                r.fetch_timeouts += 1
                 effects += self._backfill(room, r, now_ms)
         if self._rooms_ms is None or now_ms - self._rooms_ms >= c.rooms_every_ms:
             effects += self._ask_rooms(now_ms)
