@@ -2,7 +2,8 @@
 dropped, answers lost or late, the Router failing or going quiet, the link
 dropping.  Safety: a saved cursor never passes a message that is not stored.
 Liveness: once the chaos stops, every room ends stored in full and the cursor
-at the cloud's last seq."""
+at the cloud's last seq.  The same for the outbox: only what the cloud has is
+retired, and after the chaos the outbox is empty and the cloud has it all."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from edgechat.sync.core import InjectMessages, SaveCursors, SendUp, SyncConfig, SyncCore
+from edgechat.core.clock import Hlc, order_key
+from edgechat.core.protocol import Message
+from edgechat.sync.core import InjectMessages, RetireOutbox, SaveCursors, SendUp, SyncConfig, SyncCore
 
 CFG = SyncConfig(backfill_limit=5, backfill_timeout_ms=1_000, inject_timeout_ms=1_000, rooms_every_ms=5_000,
                  max_inject_bytes=400)  # fmt: skip
@@ -115,3 +118,73 @@ def test_cursors_are_safe_under_chaos_and_complete_after_it(seed: int) -> None:
     for room, last in world.cloud.items():
         assert world.stored[room] >= set(range(1, last + 1)), room
         assert world.saved.get(room, 0) == last, (room, world.saved, world.cloud)
+
+
+# --- up: the outbox under the same kind of chaos --------------------------------
+
+
+def outbox_message(n: int) -> Message:
+    mid = f"out{n:06d}"
+    return Message(id=mid, room="a", text="x" * 50, client_id="c", nick="N", ts=n,
+                   order_key=order_key(Hlc(n, 0), "site", mid), site="site", seq=n)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_outbox_retires_only_what_the_cloud_has_and_empties_after_the_chaos(seed: int) -> None:
+    rng = random.Random(seed)
+    cfg = SyncConfig(
+        batch_size=7, max_in_flight=3, ack_timeout_ms=1_000, backoff_min_ms=100, backoff_max_ms=800
+    )
+    core = SyncCore(cfg, {}, "t")
+    outbox: dict[int, str] = {}  # position -> id, as the store keeps it
+    cloud: set[str] = set()
+    up: list[dict] = []
+    down: list[dict] = []
+    made, now = 0, 0
+
+    def run(effects: list) -> None:
+        for e in effects:
+            if isinstance(e, SendUp) and e.body["type"] == "sync":
+                up.append(e.body)
+            elif isinstance(e, RetireOutbox):
+                assert set(e.ids) <= cloud, "retired before the cloud had it"
+                for n in [n for n, mid in outbox.items() if mid in e.ids]:
+                    del outbox[n]
+
+    def step(chaos: bool) -> None:
+        nonlocal made, now
+        roll = rng.random()
+        if roll < 0.2 and chaos:
+            made += 1
+            outbox[made] = outbox_message(made).id
+        elif roll < 0.45 and up:
+            batch = up.pop(rng.randrange(len(up)) if chaos else 0)
+            cloud.update(m["id"] for m in batch["messages"])  # idempotent by id
+            if not chaos or rng.random() > 0.25:
+                accepted = [{"id": m["id"], "cloudSeq": 0, "duplicate": False} for m in batch["messages"]]
+                down.append({"type": "synced", "batchId": batch["batchId"], "accepted": accepted})
+        elif roll < 0.65 and down:
+            run(core.on_cloud(down.pop(rng.randrange(len(down)) if chaos else 0), now))
+        elif roll < 0.68 and chaos:
+            core.on_disconnected()
+            up.clear()
+            down.clear()
+            core.on_connected(now)
+        else:
+            now += rng.choice((50, 300, 900))
+            core.tick(now)
+        wanted = core.outbox_wanted(now)
+        if wanted is not None:
+            after, limit = wanted
+            rows = [(n, outbox_message(n)) for n in sorted(outbox) if n > after][:limit]
+            run(core.outbox_read(rows, now))
+
+    core.on_connected(0)
+    for _ in range(1500):
+        step(chaos=True)
+    for _ in range(20_000):
+        if not outbox:
+            break
+        step(chaos=False)
+    assert made > 100 and not outbox
+    assert cloud == {outbox_message(n).id for n in range(1, made + 1)}
