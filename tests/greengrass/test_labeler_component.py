@@ -1,5 +1,5 @@
 """The Labeler as a Greengrass component: separately deployable, its own
-environment with the `labeler` extra, only where its wheels exist."""
+environment with the `labeler` extra, for a Pi as for an x86 box."""
 
 from __future__ import annotations
 
@@ -21,13 +21,16 @@ def test_the_labeler_installs_its_extra_in_its_own_environment(tmp_path: Path, p
     router, labeler = built
     assert wheels.calls == [(), ("labeler",)]  # the chat's wheels, then the Labeler's own set
     recipe = yaml.safe_load(labeler.recipe.read_text())
-    (manifest,) = recipe["Manifests"]  # amd64 only: no aarch64 wheel of ai-edge-litert 2.x
-    assert manifest["Platform"]["architecture"] == "amd64"
+    manifests = {m["Platform"]["architecture"]: m for m in recipe["Manifests"]}
+    assert sorted(manifests) == ["aarch64", "amd64"]  # ai-edge-litert 1.4 has an aarch64 wheel
+    manifest = manifests["aarch64"]
     install = manifest["Lifecycle"]["install"]["Script"]
     assert '"edgechat[labeler]==' in install
     assert "-m edgechat.labeler --greengrass" in manifest["Lifecycle"]["run"]["Script"]
     assert "dataDir={edgechat.Broker:configuration:/dataDir}" in manifest["Lifecycle"]["run"]["Script"]
-    assert sorted(p.name for p in labeler.artifacts.iterdir()) == ["wheels-amd64.zip", "wheels-any.zip"]
+    assert sorted(p.name for p in labeler.artifacts.iterdir()) == [
+        "wheels-aarch64.zip", "wheels-amd64.zip", "wheels-any.zip",
+    ]  # fmt: skip
     assert list(recipe["ComponentDependencies"]) == [catalogue.BROKER.name]
     # The Router's environment has no extra and ships for both architectures.
     router_recipe = yaml.safe_load(router.recipe.read_text())

@@ -118,7 +118,7 @@ def _wheels(
     out: Path, source: WheelSource | None, fetch: bool, component: Component | None = None
 ) -> Mapping[str, Path] | None:
     """The wheels most components share, or a component's own set when it
-    installs pip extras (the Labeler's are large and amd64-only)."""
+    installs pip extras (the Labeler's are large)."""
     if not fetch:
         return None
     try:

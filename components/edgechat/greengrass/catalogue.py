@@ -163,10 +163,7 @@ LABELER = Component(
     requires=(BROKER.name,),
     heavy=True,
     extras=("labeler",),
-    # ai-edge-litert 2.x (the classifier's runtime, the one that works with
-    # numpy 2) publishes no Linux aarch64 wheel for Python 3.11 (docs/deploy.md).
-    architectures=("amd64",),
-)
+)  # both architectures: ai-edge-litert is pinned to 1.4, whose aarch64 wheel a Pi runs
 
 CATALOGUE: tuple[Component, ...] = (BROKER, ROUTER, WEB, STREAM, SYNC, LABELER)
 
