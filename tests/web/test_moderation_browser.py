@@ -121,12 +121,22 @@ def test_a_moderator_deletes_mutes_and_bans(open_tab, edge):
     assert "join again after" in bob.page.locator("#removed .until").text_content()
 
     # The ban sticks: reloading asks for a fresh session, and this address is refused.
+    unban = f'#console-bans li[data-client-id="{bob_id}"] button[data-mod="unban"]'
+    lifted = False
     try:
         bob.page.reload()
         bob.page.wait_for_selector("#removed .until")
         assert bob.page.evaluate("sessionStorage.getItem('edgechat.session')") is None
+        # The console lists the ban; its Unban button lifts it.
+        mod.page.click(unban)
+        mod.page.wait_for_function(
+            "() => document.querySelector('#console-audit').textContent.includes(' unban ')"
+        )
+        lifted = True
     finally:
-        edge.cli("mod", "unban", bob_id)  # also frees 127.0.0.1 for the tests after this one
+        if not lifted:
+            edge.cli("mod", "unban", bob_id)  # frees 127.0.0.1 for the tests after this one
+    mod.page.wait_for_selector(unban, state="detached")
     bob.page.reload()
     bob.banner("connected")
     assert bob.client_id() != bob_id

@@ -83,11 +83,12 @@ export class ModConsole {
     this.summary = el("div", { cls: "console-summary", attrs: { id: "console-summary" } });
     this.rooms = el("div", { cls: "console-rooms", attrs: { id: "console-rooms" } });
     this.audit = el("ol", { cls: "console-audit", attrs: { id: "console-audit" } });
+    this.bans = el("ul", { cls: "console-bans", attrs: { id: "console-bans" } });
     this.status = el("p", { cls: "console-status", attrs: { id: "console-status", role: "status" } });
     const head = el("div", { cls: "console-head" });
     head.append(el("h2", { text: "Operator's console" }), close);
     this.panel.append(head, this.status, this.summary, el("h3", { text: "Rooms" }), this.rooms,
-      el("h3", { text: "Moderation log" }), this.audit);
+      el("h3", { text: "Banned" }), this.bans, el("h3", { text: "Moderation log" }), this.audit);
     document.querySelector(".layout").append(this.panel);
     this.openButton.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
     this.panel.addEventListener("click", (event) => this.onClick(event));
@@ -159,6 +160,20 @@ export class ModConsole {
     const names = new Set(present.map((r) => r.room));
     const rows = [...present, ...storedRooms.filter((r) => !names.has(r.room)).map((r) => ({ room: r.room, members: [] }))];
     this.rooms.replaceChildren(...rows.map((r) => this.roomCard(r)));
+    this.showBans(Array.isArray(c.bans) ? c.bans : []);
+  }
+
+  /** Addresses kept from new sessions, each with an Unban button. */
+  showBans(bans) {
+    const items = bans.filter((b) => b && typeof b.clientId === "string").map((b) => {
+      const li = el("li", { attrs: { "data-client-id": b.clientId } });
+      const until = Number.isFinite(b.untilTs) ? ` until ${formatTime(b.untilTs)}` : "";
+      const why = typeof b.reason === "string" && b.reason ? ` (${b.reason.slice(0, 200)})` : "";
+      li.append(el("code", { text: b.clientId }), el("span", { text: ` from ${String(b.address || "?")}${until}${why} ` }),
+        el("button", { text: "Unban", attrs: { type: "button", "data-mod": "unban", "data-client": b.clientId } }));
+      return li;
+    });
+    this.bans.replaceChildren(...(items.length ? items : [el("li", { cls: "none", text: "No one" })]));
   }
 
   roomCard(r) {
@@ -235,6 +250,8 @@ export class ModConsole {
         return this.request({ type: "unmute", room, clientId: client });
       case "ban":
         return this.request({ type: "ban", clientId: client });
+      case "unban":
+        return this.request({ type: "unban", clientId: client });
       default:
         return undefined;
     }

@@ -34,6 +34,11 @@ def read_bans(path: Path) -> list[AddressBan]:
     return [ban for item in found if (ban := AddressBan.from_json(item)) is not None]
 
 
+def current(settings: Settings, now_ms: int) -> list[AddressBan]:
+    """The bans in force (for the operator's console)."""
+    return in_force(read_bans(bans_path(settings)), now_ms)
+
+
 def _write(path: Path, bans: list[AddressBan]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"bans": [b.to_json() for b in bans]}, indent=1))

@@ -64,6 +64,7 @@ class ModerationShell:
     # (client id, until ms, reason) -> the address banned, or None if unknown
     ban_address: Callable[[str, int, str | None], object] | None = None
     lift_ban: Callable[[str], object] | None = None
+    list_bans: Callable[[], list[dict[str, Any]]] | None = None
     data_dir: Path | None = None
     _rate_mark: tuple[float, int, int] | None = None
 
@@ -201,6 +202,9 @@ class ModerationShell:
         }
         if self.data_dir is not None:
             facts["disk"] = _disk(self.data_dir)
+        if self.list_bans is not None:
+            with contextlib.suppress(OSError):
+                facts["bans"] = self.list_bans()
         return facts
 
     def _sync_state(self) -> dict[str, Any] | None:

@@ -44,5 +44,6 @@ def router_service(settings: Settings, store: SqliteStore) -> RouterService:
         settings, client_id, until_ms, reason, time.time_ns() // 1_000_000
     )
     service.lift_ban = lambda client_id: bans.unban(settings, client_id, time.time_ns() // 1_000_000)
+    service.list_bans = lambda: [b.to_json() for b in bans.current(settings, time.time_ns() // 1_000_000)]
     service.data_dir = settings.paths.root
     return service
