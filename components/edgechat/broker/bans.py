@@ -49,7 +49,7 @@ def ban(settings: Settings, client_id: str, until_ms: int, reason: str | None, n
     """Ban the address ``client_id``'s session came from until ``until_ms``;
     returns that address, or None when it is not known."""
     address = issued_addresses(settings).get(client_id)
-    if address is None:
+    if address is None or until_ms <= now_ms:
         return None
     path = bans_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
