@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,28 +24,13 @@ def edge(tmp_path_factory) -> Iterator[Edge]:
         yield e
 
 
-def new_session(edge: Edge, nick: str = "Bob") -> tuple[int, dict[str, Any]]:
-    """POST /api/session as the app does (from 127.0.0.1): (status, body)."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{edge.http_port}/api/session",
-        data=json.dumps({"nick": nick}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 def revoke_all(edge: Edge, sessions: list[dict[str, Any]]) -> None:
     for creds in sessions:
         edge.cli("credentials", "revoke", creds["clientId"], check=False)
 
 
 def test_a_banned_address_gets_no_new_session_until_unbanned(edge):
-    status, creds = new_session(edge)
+    status, creds = edge.new_session()
     assert status == 201
     bob = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
     assert bob.connect() == 0
@@ -61,7 +44,7 @@ def test_a_banned_address_gets_no_new_session_until_unbanned(edge):
         assert bob.disconnected.wait(10), "the broker kept the banned client connected"
 
         # The banned page asks for a fresh session, as the app does: refused, with when it ends.
-        status, body = new_session(edge, "Bob2")
+        status, body = edge.new_session("Bob2")
         assert status == 403
         assert (body["code"], body["retryable"], body["untilTs"]) == ("banned", False, banned["untilTs"])
     finally:
@@ -69,7 +52,7 @@ def test_a_banned_address_gets_no_new_session_until_unbanned(edge):
         mod.close()
         bob.client.loop_stop()
     assert (unban["type"], unban["action"]) == ("moderated", "unban")
-    status, again = new_session(edge, "Bob")
+    status, again = edge.new_session("Bob")
     assert status == 201 and again["clientId"] != creds["clientId"]
     audit = json.loads(edge.cli("mod", "audit", "--limit", "5").stdout)["entries"]
     assert [e["action"] for e in audit[:2]] == ["unban", "ban"]
@@ -79,7 +62,7 @@ def test_a_banned_address_gets_no_new_session_until_unbanned(edge):
 def test_one_address_holds_at_most_max_live_sessions(edge):
     # Twice the limit at once: the endpoint counts sessions still being issued.
     with ThreadPoolExecutor(2 * MAX) as pool:
-        answers = list(pool.map(lambda i: new_session(edge, f"P{i}"), range(2 * MAX)))
+        answers = list(pool.map(lambda i: edge.new_session(f"P{i}"), range(2 * MAX)))
     issued = [body for status, body in answers if status == 201]
     refused = [body for status, body in answers if status != 201]
     try:
@@ -88,7 +71,7 @@ def test_one_address_holds_at_most_max_live_sessions(edge):
         assert all(b["retryAfterMs"] > 0 for b in refused)
         # A revoked credential stops counting (an expired one too: tests/broker).
         edge.cli("credentials", "revoke", issued[0]["clientId"])
-        status, body = new_session(edge, "Late")
+        status, body = edge.new_session("Late")
         assert status == 201, body
         issued[0] = body
     finally:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,6 +104,20 @@ class Edge:
     def credentials(self, nick: str | None = None) -> dict[str, Any]:
         args = ["credentials", "new"] + (["--nick", nick] if nick else [])
         return json.loads(self.cli(*args).stdout)
+
+    def new_session(self, nick: str = "Guest") -> tuple[int, dict[str, Any]]:
+        """``POST /api/session`` as the app does (from 127.0.0.1): (status, body)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}/api/session",
+            data=json.dumps({"nick": nick}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.cli("status", "--json", check=False).stdout)

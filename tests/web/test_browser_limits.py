@@ -4,18 +4,22 @@ the same id."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
 
 import pytest
 from tests.support.edge import Edge, running_edge
-from tests.web.conftest import room_name
+from tests.web.conftest import Tab, room_name
+
+MAX_SESSIONS = 3  # per address (the tests here open fewer pages than that)
 
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory) -> Iterator[Edge]:
-    with running_edge(tmp_path_factory.mktemp("web-limits") / "data") as e:
+    settings = {"max_sessions_per_address": MAX_SESSIONS}
+    with running_edge(tmp_path_factory.mktemp("web-limits") / "data", settings) as e:
         yield e
 
 
@@ -58,3 +62,25 @@ def test_no_answer_fails_and_retry_reuses_the_id(open_tab, paho, edge):
     assert [m["text"] for m in history["messages"]] == ["are you there?"]
     assert [e["text"] for e in watcher.events(pub, "message")] == ["are you there?"]
     assert max_.texts() == ["are you there?"]
+
+
+def test_a_page_from_a_full_address_says_so_and_gets_in_once_one_is_freed(browser, edge):
+    held = []  # fill this address's sessions (the pages above may hold some)
+    while (answer := edge.new_session())[0] == 201:
+        held.append(answer[1])
+        assert len(held) <= MAX_SESSIONS
+    assert answer[1]["code"] == "too_many_sessions"
+    context = browser.new_context()
+    try:
+        tab = Tab(context.new_page())
+        tab.page.goto(f"http://127.0.0.1:{edge.http_port}/#/room/{room_name('full')}")
+        tab.page.fill("#nick-input", "Zoe")
+        tab.page.click("#nick-save")
+        tab.banner("full")
+        assert "Too many chat sessions" in tab.page.text_content("#banner-text")
+        issued = json.loads((edge.data_dir / "broker" / "clients.address.json").read_text())
+        edge.cli("credentials", "revoke", held[0]["clientId"] if held else next(iter(issued)))
+        tab.page.reload()  # the app would look again in a minute by itself
+        tab.banner("connected")
+    finally:
+        context.close()
