@@ -1,5 +1,8 @@
 """The whole permission matrix, against the real broker: every actor, every
-topic class, publish and subscribe, exactly as docs/protocol.md's table says."""
+topic class, publish and subscribe, exactly as docs/protocol.md's table says.
+Actors: the owner A (a browser), A's credential on a LAN device, another client
+B, a moderator M (its role is checked by the Router, never by the broker: on
+A's topics it has B's rights), the system account, and no credentials at all."""
 
 import json
 import uuid
@@ -18,6 +21,11 @@ PUBLISH_TARGETS = [
     "chat/stream/{A}",
     "chat/in/{A}",
     "chat/pub/" + ROOM,
+    "chat/pub/_site",
+    "chat/sync/state",
+    "edgechat/sync/in",
+    "edgechat/sync/stored",
+    "edgechat/labels",
     "elsewhere/x",
     "edgechat/x",
 ]
@@ -26,10 +34,18 @@ SUBSCRIBE_TARGETS = {  # filter -> the concrete topic the probe is published on
     "chat/in/+": "chat/in/{A}",
     "chat/out/{A}": "chat/out/{A}",
     "chat/stream/{A}": "chat/stream/{A}",
+    "chat/stream/+": "chat/stream/{A}",
     "chat/pub/" + ROOM: "chat/pub/" + ROOM,
     "chat/pub/#": "chat/pub/" + ROOM,
+    "chat/pub/_site": "chat/pub/_site",
+    "chat/sync/state": "chat/sync/state",
+    "edgechat/sync/in": "edgechat/sync/in",
+    "edgechat/sync/stored": "edgechat/sync/stored",
+    "edgechat/labels": "edgechat/labels",
+    "edgechat/#": "edgechat/labels",
     "#": "chat/in/{A}",
 }
+SERVICES = {"edgechat/sync/in", "edgechat/sync/stored", "edgechat/labels"}  # between services only
 
 # Who may publish where (True = allowed).  "owner" is A itself, over WebSockets
 # as a browser; "device" is A's credential used by a LAN device over plain MQTT;
@@ -38,22 +54,29 @@ MAY_PUBLISH = {
     "owner": {"chat/out/{A}", "chat/stream/{A}"},
     "device": {"chat/out/{A}", "chat/stream/{A}"},
     "other": set(),
-    "system": {"chat/in/{A}", "chat/pub/" + ROOM, "edgechat/x"},
-}
+    "moderator": set(),
+    "system": {
+        "chat/in/{A}", "chat/pub/" + ROOM, "chat/pub/_site", "chat/sync/state", "edgechat/x", *SERVICES,
+    },
+}  # fmt: skip
+READABLE = {"chat/pub/" + ROOM, "chat/pub/#", "chat/pub/_site", "chat/sync/state"}  # any signed-in client
 MAY_RECEIVE = {
-    "owner": {"chat/in/{A}", "chat/in/+", "chat/pub/" + ROOM, "chat/pub/#", "#"},
-    "device": {"chat/in/{A}", "chat/in/+", "chat/pub/" + ROOM, "chat/pub/#", "#"},
-    "other": {"chat/pub/" + ROOM, "chat/pub/#"},
-    "system": {"chat/out/{A}", "chat/stream/{A}", "chat/pub/" + ROOM, "chat/pub/#"},
+    "owner": {"chat/in/{A}", "chat/in/+", "#", *READABLE},
+    "device": {"chat/in/{A}", "chat/in/+", "#", *READABLE},
+    "other": READABLE,
+    "moderator": READABLE,
+    "system": {"chat/out/{A}", "chat/stream/{A}", "chat/stream/+", "edgechat/#", *READABLE, *SERVICES},
 }
+ACTORS = ["owner", "device", "other", "moderator", "system"]
 
 
 @pytest.fixture(scope="module")
 def world(edge):
     a = edge.credentials("A")
     b = edge.credentials("B")
+    m = json.loads(edge.cli("credentials", "new", "--nick", "M", "--moderator").stdout)
     system = system_client(edge, "matrix-system")
-    yield {"A": a, "B": b, "system": system, "edge": edge}
+    yield {"A": a, "B": b, "M": m, "system": system, "edge": edge}
     system.close()
 
 
@@ -69,7 +92,8 @@ def actor_client(world, actor: str) -> ChatClient:
     elif actor == "device":
         client = ChatClient(edge.mqtt_port, a["username"], a["password"], client_id="device", will=False)
     else:
-        client = ChatClient(edge.mqtt_port, b["username"], b["password"], will=False)
+        who = world["M"] if actor == "moderator" else b
+        client = ChatClient(edge.mqtt_port, who["username"], who["password"], will=False)
     assert client.connect() == 0
     return client
 
@@ -78,7 +102,7 @@ def fill(template: str, a: dict) -> str:
     return template.replace("{A}", a["clientId"])
 
 
-@pytest.mark.parametrize("actor", ["owner", "device", "other", "system"])
+@pytest.mark.parametrize("actor", ACTORS)
 def test_publish(world, actor):
     client = world["system"] if actor == "system" else actor_client(world, actor)
     try:
@@ -103,7 +127,7 @@ def test_a_client_without_credentials_cannot_connect_at_all(edge):
         anonymous.close()
 
 
-@pytest.mark.parametrize("actor", ["owner", "device", "other", "system"])
+@pytest.mark.parametrize("actor", ACTORS)
 def test_subscribe(world, actor):
     system = world["system"]
     listener = actor_client(world, actor)
