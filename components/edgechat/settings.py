@@ -129,6 +129,12 @@ class Settings:
     sync_cert_file: str | None = None
     sync_key_file: str | None = None
     sync_ca_file: str | None = None
+    # Pictures to S3 with their messages (docs/sync.md, "Pictures"): off without
+    # a bucket.  Credentials: boto3's usual chain (under Greengrass, the Token
+    # Exchange Service); the endpoint only for a stand-in (moto in the local cloud).
+    sync_pictures_bucket: str | None = None
+    sync_s3_endpoint_url: str | None = None
+    sync_s3_region: str | None = None
     # Label shared pictures on this core (docs/labeler.md) when the `labeler`
     # extra is installed; false keeps a small core from trying.
     labeler: bool = True

@@ -210,6 +210,12 @@ class SyncCore:
             return None
         return self._sent_upto, free * self.config.batch_size
 
+    def outbox_passed(self, upto: int) -> None:
+        """Rows up to ``upto`` were dealt with without being sent (set aside to
+        wait for their pictures, docs/sync.md): read on from there.  A resend
+        from the start (timeout, reconnect) reads them again."""
+        self._sent_upto = max(self._sent_upto, upto)
+
     def outbox_read(self, rows: list[tuple[int, Message]], now_ms: int) -> list[Effect]:
         """Batches to send from the rows read for ``outbox_wanted``."""
         effects: list[Effect] = []

@@ -49,6 +49,7 @@ from edgechat.sync.core import (
     SyncCore,
     state_event,
 )
+from edgechat.sync.pictures import PictureSync, pictures_off
 from edgechat.sync.uplink import (
     CLOUD_PUB_FILTER,
     Connected,
@@ -106,6 +107,7 @@ class SyncService:
         status_path: Path | None = None,
         config: SyncConfig | None = None,
         clock: Callable[[], int] = _now_ms,
+        pictures: PictureSync | None = None,
     ) -> None:
         self.store, self.uplink = store, uplink
         self.thing, self.site = thing, site
@@ -113,6 +115,8 @@ class SyncService:
         self.status_path = status_path
         self.config = config or SyncConfig()
         self.clock = clock
+        # Pictures to S3 before their messages (sync/pictures.py); None: no bucket set.
+        self.pictures = pictures
         self.ready = asyncio.Event()
         self.core: SyncCore | None = None
         self.backlog: tuple[int, int | None] = (0, None)
@@ -145,6 +149,8 @@ class SyncService:
             asyncio.create_task(self._ticker(), name="sync-tick"),
         ]
         await self.uplink.start(self._events)
+        if self.pictures is not None:
+            self.pictures.start(self._events.put_nowait, self.clock)
         try:
             await self._drive()
         finally:
@@ -154,6 +160,8 @@ class SyncService:
                 task.cancel()
             await asyncio.gather(*tasks, *self._sending, return_exceptions=True)
             await self.uplink.stop()
+            if self.pictures is not None:
+                await self.pictures.close()
             self._db.shutdown(wait=True)
 
     async def _local_link(self) -> None:
@@ -304,6 +312,12 @@ class SyncService:
             log.debug("sync: %s not sent: %s", body.get("type"), exc)
 
     async def _pump_outbox(self, core: SyncCore) -> None:
+        pictures = self.pictures
+        if pictures is not None and core.outbox_wanted(self.clock()) is not None:
+            pictures.start_due(self.clock())  # retries whose backoff is over
+            for send in core.outbox_read(pictures.gate.release(), self.clock()):  # their pictures are up
+                if isinstance(send, SendUp):
+                    self._send_up(send.body)
         if not self._outbox_dirty:
             return
         wanted = core.outbox_wanted(self.clock())
@@ -317,6 +331,10 @@ class SyncService:
             return
         if len(rows) < limit:
             self._outbox_dirty = False
+        if pictures is not None and rows:
+            admitted = await pictures.admit(rows, self.clock())
+            core.outbox_passed(admitted.passed)
+            rows = admitted.ready
         sends = core.outbox_read(rows, self.clock())
         # Concurrently: the batches are independent and the cloud answers each.
         for send in sends:
@@ -358,6 +376,7 @@ class SyncService:
         cursors = {r: s.cursor for r, s in core.rooms.items()}
         status = {**state, "pid": os.getpid(), "thing": self.thing, "inFlight": core.in_flight,
                   "counters": asdict(core.counters), "cursors": cursors}  # fmt: skip
+        status["pictures"] = self.pictures.status() if self.pictures else pictures_off("no bucket set")
         try:
             self.status_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.status_path.with_suffix(".tmp")

@@ -10,6 +10,7 @@ from edgechat.broker import system_password
 from edgechat.broker.config import SYSTEM_USER
 from edgechat.settings import Settings
 from edgechat.store import SqliteStore
+from edgechat.sync.pictures import PictureSync
 from edgechat.sync.service import SyncService
 from edgechat.sync.uplink import IpcUplink, Mqtt5Uplink, Uplink
 
@@ -40,9 +41,33 @@ def uplink_for(settings: Settings, ipc: Any = None) -> tuple[Uplink, str]:
     return uplink, settings.thing
 
 
+def picture_sync(settings: Settings) -> PictureSync | None:
+    """Pictures to S3 when ``sync_pictures_bucket`` is set.  boto3's own chain
+    finds the credentials: under Greengrass the Token Exchange Service (the
+    component depends on it; the nucleus sets AWS_CONTAINER_CREDENTIALS_FULL_URI),
+    standalone the environment, ~/.aws or an instance role."""
+    if not settings.sync_pictures_bucket:
+        return None
+    import boto3
+    from botocore.config import Config
+
+    from edgechat.labeler.intake import PictureStore
+    from edgechat.labeler.s3 import Ledger, S3Pictures
+
+    client = boto3.client(
+        "s3", endpoint_url=settings.sync_s3_endpoint_url or None, region_name=settings.sync_s3_region or None,
+        # Fail fast and let PictureGate's backoff retry: an upload never waits minutes in botocore.
+        config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}),
+    )  # fmt: skip
+    root = settings.paths.root  # the Web service's picture store is here
+    pictures = S3Pictures(client, settings.sync_pictures_bucket, PictureStore.in_data_dir(root))
+    return PictureSync(pictures, Ledger.in_data_dir(root))
+
+
 def sync_service(settings: Settings, store: SqliteStore, ipc: Any = None) -> SyncService:
     uplink, thing = uplink_for(settings, ipc)
     return SyncService(
         store, uplink, thing=thing, site=settings.site_id, host="127.0.0.1", port=settings.internal_port,
         username=SYSTEM_USER, password=system_password(settings), status_path=status_path(settings),
+        pictures=picture_sync(settings),
     )  # fmt: skip
