@@ -135,3 +135,15 @@ def supersedes(kind: str, order_key: str, edited_key: str | None, deleted: bool)
     if kind == DELETE:
         return True
     return edited_key is None or order_key > edited_key
+
+
+def early_winners(revisions: list[Revision]) -> dict[str, Revision]:
+    """For revisions stored before their message arrived (none applied yet):
+    per target, the one its message ends up with, as if they had been applied
+    one by one in any order (a delete, else the edit with the greatest key)."""
+    out: dict[str, Revision] = {}
+    for rev in sorted(revisions, key=lambda r: (r.kind != DELETE, r.order_key)):
+        best = out.get(rev.target)
+        if best is None or (best.kind == EDIT and rev.kind == EDIT and rev.order_key > best.order_key):
+            out[rev.target] = rev
+    return out

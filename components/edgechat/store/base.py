@@ -96,16 +96,23 @@ class SyncStore(MessageStore, Protocol):
 
     def add_remote(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]: ...
 
-    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message]]:
-        """Queued messages past position ``after``, oldest first, with their positions."""
+    def revise_remote(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
+        """Edits and deletes from elsewhere: merged like ``revise``, not queued.
+        One whose message is not here yet is kept, and merged when it arrives
+        (``add``/``add_remote``).  ``revise`` (made here) queues each new one."""
         ...
 
-    def outbox_done(self, ids: Sequence[str]) -> int:
-        """Retire acknowledged ids; returns how many were queued."""
+    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message | Revision]]:
+        """Queued messages and revisions past position ``after``, oldest first,
+        with their positions."""
+        ...
+
+    def outbox_done(self, ids: Sequence[str], revisions: Sequence[str] = ()) -> int:
+        """Retire acknowledged message ``ids`` and revision ids; how many were queued."""
         ...
 
     def outbox_stats(self) -> tuple[int, int | None]:
-        """(queued count, timestamp of the first queued message or None)."""
+        """(queued count, timestamp of the first queued message or revision, or None)."""
         ...
 
     def known(self, ids: Sequence[str]) -> set[str]:

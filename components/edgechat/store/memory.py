@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from edgechat.core.attachments import PictureLabel, ranked
 from edgechat.core.clock import Hlc, hlc_of
+from edgechat.core.lifecycle import Revision
 from edgechat.core.protocol import Message, RoomInfo
 from edgechat.store.base import with_picture_labels
 from edgechat.store.memory_lifecycle import MemoryLifecycle
@@ -20,6 +21,7 @@ class MemoryStore(MemoryLifecycle):
         self._last_seq: dict[str, int] = {}
         self._labels: dict[str, tuple[PictureLabel, ...]] = {}
         self._outbox: dict[str, int] = {}  # id -> position, in insertion order
+        self._rev_outbox: dict[str, int] = {}  # revisions made here: id -> position
         self._outbox_n = 0
         self._cursors: dict[str, int] = {}
 
@@ -43,7 +45,8 @@ class MemoryStore(MemoryLifecycle):
             stored = replace(message, seq=seq)
             self._by_id[stored.id] = stored
             self._rooms.setdefault(stored.room, []).append(stored)
-            out.append((stored, True))
+            self._apply_early(stored.id)
+            out.append((self._by_id[stored.id], True))
         return out
 
     def history(
@@ -74,17 +77,25 @@ class MemoryStore(MemoryLifecycle):
             del self._by_id[m.id]
             self._rooms[m.room].remove(m)
             self._outbox.pop(m.id, None)
+            for rid in [rid for rid, r in self._revisions.items() if r.target == m.id]:
+                del self._revisions[rid]
+                self._rev_outbox.pop(rid, None)
         return len(old)
 
-    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message]]:
-        return [(n, self._by_id[mid]) for mid, n in self._outbox.items() if n > after][:limit]
+    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message | Revision]]:
+        rows: list[tuple[int, Message | Revision]] = [
+            (n, self._by_id[mid]) for mid, n in self._outbox.items() if n > after
+        ]
+        rows += [(n, self._revisions[rid]) for rid, n in self._rev_outbox.items() if n > after]
+        return sorted(rows, key=lambda row: row[0])[:limit]
 
-    def outbox_done(self, ids: Sequence[str]) -> int:
-        return sum(self._outbox.pop(mid, None) is not None for mid in ids)
+    def outbox_done(self, ids: Sequence[str], revisions: Sequence[str] = ()) -> int:
+        done = sum(self._outbox.pop(mid, None) is not None for mid in ids)
+        return done + sum(self._rev_outbox.pop(rid, None) is not None for rid in revisions)
 
     def outbox_stats(self) -> tuple[int, int | None]:
-        first = next(iter(self._outbox), None)
-        return len(self._outbox), None if first is None else self._by_id[first].ts
+        rows = self.outbox(0, 1)
+        return len(self._outbox) + len(self._rev_outbox), rows[0][1].ts if rows else None
 
     def known(self, ids: Sequence[str]) -> set[str]:
         return {mid for mid in ids if mid in self._by_id}

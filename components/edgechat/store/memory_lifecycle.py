@@ -16,6 +16,8 @@ class MemoryLifecycle:
     _by_id: dict[str, Message]
     _rooms: dict[str, list[Message]]
     _outbox: dict[str, int]
+    _rev_outbox: dict[str, int]
+    _outbox_n: int
 
     def _lifecycle_init(self) -> None:
         self._revisions: dict[str, Revision] = {}
@@ -27,6 +29,14 @@ class MemoryLifecycle:
         return self._by_id.get(message_id)
 
     def revise(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
+        out = self.revise_remote(revisions)
+        for stored, created, _ in out:
+            if created:  # made here: queued for Sync, as SQLite does
+                self._outbox_n += 1
+                self._rev_outbox[stored.id] = self._outbox_n
+        return out
+
+    def revise_remote(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
         out: list[tuple[Revision, bool, bool]] = []
         for rev in revisions:
             known = self._revisions.get(rev.id)
@@ -41,17 +51,27 @@ class MemoryLifecycle:
                 rev.kind, rev.order_key, self._edited_key.get(rev.target), deleted
             )
             if message is not None and applied:
-                if rev.kind == lifecycle.EDIT:
-                    self._edited_key[rev.target] = rev.order_key
-                    self._replace(replace(message, text=rev.text, edited=True))
-                else:
-                    self._replace(replace(message, text="", attachments=(), deleted=True))
-                    self._outbox.pop(rev.target, None)  # deleted before it went up: it stays here
-                    for rid, other in self._revisions.items():
-                        if other.target == rev.target:
-                            self._revisions[rid] = replace(other, text="")
+                self._merge(message, rev)
             out.append((self._revisions[rev.id], True, applied))
         return out
+
+    def _merge(self, message: Message, rev: Revision) -> None:
+        if rev.kind == lifecycle.EDIT:
+            self._edited_key[rev.target] = rev.order_key
+            self._replace(replace(message, text=rev.text, edited=True))
+            return
+        self._replace(replace(message, text="", attachments=(), deleted=True))
+        self._outbox.pop(rev.target, None)  # deleted before it went up: it stays here
+        for rid, other in self._revisions.items():
+            if other.target == rev.target:
+                self._revisions[rid] = replace(other, text="")
+
+    def _apply_early(self, message_id: str) -> None:
+        """Merge the revisions that arrived before message ``message_id``."""
+        early = [r for r in self._revisions.values() if r.target == message_id]
+        winner = lifecycle.early_winners(early).get(message_id)
+        if winner is not None:
+            self._merge(self._by_id[message_id], winner)
 
     def _replace(self, message: Message) -> None:
         self._by_id[message.id] = message

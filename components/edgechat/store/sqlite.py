@@ -22,9 +22,10 @@ from edgechat.core.attachments import (
     load_labels,
 )
 from edgechat.core.clock import Hlc, hlc_of
+from edgechat.core.lifecycle import Revision
 from edgechat.core.protocol import Message, RoomInfo
 from edgechat.store.base import StoreError, with_picture_labels
-from edgechat.store.sqlite_lifecycle import SqliteLifecycle
+from edgechat.store.sqlite_lifecycle import _REV_COLUMNS, SqliteLifecycle, _row_to_revision
 
 APPLICATION_ID: Final = 0x45434854  # "ECHT": marks the file as edgechat's
 # Each entry moves the file up one schema version (index + 1).  Append only:
@@ -114,6 +115,21 @@ CREATE TABLE IF NOT EXISTS sync_cursors (
     cloud_seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 """,
+    # 5: edits and deletes sync too (issue 9): an outbox row is a message or a
+    # revision (``kind``); ids are unique per kind.  The table is rebuilt (SQLite
+    # cannot drop a UNIQUE constraint) keeping positions and the position counter.
+    """
+CREATE TABLE outbox_v5 (
+    n    INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL DEFAULT 'message',
+    id   TEXT NOT NULL,
+    UNIQUE (kind, id)
+);
+INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox_v5', seq FROM sqlite_sequence WHERE name = 'outbox';
+INSERT INTO outbox_v5 (n, kind, id) SELECT n, 'message', id FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v5 RENAME TO outbox;
+""",
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
@@ -192,6 +208,7 @@ class SqliteStore(SqliteLifecycle):
                 out = self._insert(messages)
                 if queue:
                     self._queue([m.id for m, created in out if created])
+                erased = self._apply_early([m.id for m, created in out if created])
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:  # a failed COMMIT may have rolled back already
@@ -199,6 +216,8 @@ class SqliteStore(SqliteLifecycle):
                 raise
         except sqlite3.Error as exc:
             raise _store_error(exc) from exc
+        if erased:
+            self._shred()
         return out
 
     def _insert(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
@@ -248,32 +267,46 @@ class SqliteStore(SqliteLifecycle):
             )
         return out
 
-    def _queue(self, ids: list[str]) -> None:
+    def _queue(self, ids: list[str], kind: str = "message") -> None:
         for chunk in _chunks(ids, _KEYS_PER_SELECT):
-            self._db.execute(f"INSERT INTO outbox (id) VALUES {','.join(['(?)'] * len(chunk))}", chunk)
+            marks = ",".join(["(?,?)"] * len(chunk))
+            values = [v for i in chunk for v in (kind, i)]
+            self._db.execute(f"INSERT INTO outbox (kind, id) VALUES {marks}", values)
 
     # -- sync: the outbox and the cursors (edge only)
 
-    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message]]:
-        """Up to ``limit`` queued messages past outbox position ``after``, oldest
-        first, each with its position."""
+    def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message | Revision]]:
+        """Up to ``limit`` queued messages and revisions past outbox position
+        ``after``, oldest first, each with its position."""
         rows = self._query(
-            f"SELECT o.n, {', '.join('m.' + c for c in _COLUMNS.split(', '))} FROM outbox o "
-            "JOIN messages m ON m.id = o.id WHERE o.n > ? ORDER BY o.n LIMIT ?",
-            (after, limit),
+            f"SELECT o.n, o.kind, {', '.join('m.' + c for c in _COLUMNS.split(', '))} FROM outbox o "
+            "JOIN messages m ON m.id = o.id AND o.kind = 'message' WHERE o.n > ? "
+            f"UNION ALL SELECT o.n, o.kind, {', '.join('r.' + c for c in _REV_COLUMNS.split(', '))}, "
+            "NULL, NULL "
+            "FROM outbox o JOIN revisions r ON r.id = o.id AND o.kind = 'revision' WHERE o.n > ? "
+            "ORDER BY 1 LIMIT ?",
+            (after, after, limit),
         )
-        return [(row[0], _row_to_message(row[1:])) for row in rows]
+        return [
+            (row[0], _row_to_message(row[2:]) if row[1] == "message" else _row_to_revision(row[2:11]))
+            for row in rows
+        ]
 
-    def outbox_done(self, ids: Sequence[str]) -> int:
-        """Retire ``ids`` (the cloud acknowledged them); how many were queued."""
-        return self._write_in("DELETE FROM outbox", "id", list(ids))
+    def outbox_done(self, ids: Sequence[str], revisions: Sequence[str] = ()) -> int:
+        """Retire message ``ids`` and revision ids ``revisions`` (the cloud
+        acknowledged them); how many were queued."""
+        done = self._write_in("DELETE FROM outbox", "kind = 'message' AND id", list(ids))
+        return done + self._write_in("DELETE FROM outbox", "kind = 'revision' AND id", list(revisions))
 
     def outbox_stats(self) -> tuple[int, int | None]:
-        """How many messages wait, and the timestamp of the first queued (None if
-        none).  Cheap enough to ask every second while 10,000 wait."""
+        """How many messages and revisions wait, and the timestamp of the first
+        queued (None if none).  Cheap enough to ask every second while 10,000 wait."""
         count = self._query("SELECT count(*) FROM outbox", ())[0][0]
         first = self._query(
-            "SELECT m.ts FROM outbox o JOIN messages m ON m.id = o.id ORDER BY o.n LIMIT 1", ()
+            "SELECT coalesce(m.ts, r.ts) FROM outbox o "
+            "LEFT JOIN messages m ON m.id = o.id AND o.kind = 'message' "
+            "LEFT JOIN revisions r ON r.id = o.id AND o.kind = 'revision' ORDER BY o.n LIMIT 1",
+            (),
         )
         return count, first[0][0] if first else None
 
@@ -364,9 +397,14 @@ class SqliteStore(SqliteLifecycle):
                 (older_than_ms, batch),
             )
             if cur.rowcount:  # an expired message is not sent up any more
-                self._db.execute("DELETE FROM outbox WHERE id NOT IN (SELECT id FROM messages)")
-                # nor are its edits kept (their texts go with it)
+                self._db.execute(
+                    "DELETE FROM outbox WHERE kind = 'message' AND id NOT IN (SELECT id FROM messages)"
+                )
+                # nor are its edits kept (their texts go with it), nor sent up
                 self._db.execute("DELETE FROM revisions WHERE target NOT IN (SELECT id FROM messages)")
+                self._db.execute(
+                    "DELETE FROM outbox WHERE kind = 'revision' AND id NOT IN (SELECT id FROM revisions)"
+                )
         except sqlite3.Error as exc:
             raise _store_error(exc) from exc
         if cur.rowcount:

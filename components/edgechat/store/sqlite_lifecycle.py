@@ -39,6 +39,7 @@ def _error(exc: sqlite3.Error) -> StoreError:
 class SqliteLifecycle:
     _db: sqlite3.Connection
     _query: Callable[[str, tuple], list[tuple]]
+    _queue: Callable[[list[str], str], None]
 
     def _transaction(self, work: Callable[[], Any]) -> Any:
         db = self._db
@@ -73,14 +74,57 @@ class SqliteLifecycle:
         ]
 
     def revise(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
-        """Store revisions idempotently by id and merge each into its message
-        (core/lifecycle.py ``supersedes``).  Returns (stored, created, applied)."""
-        out: list[tuple[Revision, bool, bool]] = self._transaction(
-            lambda: [self._revise(r) for r in revisions]
-        )
+        """Store revisions made here idempotently by id and merge each into its
+        message (core/lifecycle.py ``supersedes``); each new one is queued in
+        Sync's outbox in the same transaction.  Returns (stored, created, applied)."""
+        return self._revise_all(revisions, queue=True)
+
+    def revise_remote(self, revisions: Sequence[Revision]) -> list[tuple[Revision, bool, bool]]:
+        """Revisions made elsewhere (from the cloud): merged the same way, not queued.
+        One whose message is not here yet is kept and merged when it arrives."""
+        return self._revise_all(revisions, queue=False)
+
+    def _revise_all(self, revisions: Sequence[Revision], *, queue: bool) -> list[tuple[Revision, bool, bool]]:
+        def work() -> list[tuple[Revision, bool, bool]]:
+            out = [self._revise(r) for r in revisions]
+            if queue:
+                self._queue([r.id for r, created, _ in out if created], "revision")
+            return out
+
+        out: list[tuple[Revision, bool, bool]] = self._transaction(work)
         if any(applied and r.kind == lifecycle.DELETE for r, _, applied in out):
             self._shred()
         return out
+
+    def _apply_early(self, ids: list[str]) -> bool:
+        """Merge revisions that arrived before their messages (``ids``, just
+        stored, inside the caller's transaction); True if one was deleted."""
+        if not ids:
+            return False
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            f"SELECT {_REV_COLUMNS} FROM revisions WHERE target IN ({marks})", ids
+        ).fetchall()
+        erased = False
+        for target, winner in lifecycle.early_winners([_row_to_revision(r) for r in rows]).items():
+            self._merge(winner, target)
+            erased |= winner.kind == lifecycle.DELETE
+        return erased
+
+    def _merge(self, rev: Revision, target: str) -> None:
+        db = self._db
+        if rev.kind == lifecycle.EDIT:
+            db.execute(
+                "UPDATE messages SET text = ?, edited_key = ? WHERE id = ?", (rev.text, rev.order_key, target)
+            )
+            return
+        db.execute(
+            "UPDATE messages SET text = '', attachments = NULL, deleted_key = ? WHERE id = ?",
+            (rev.order_key, target),
+        )
+        db.execute("UPDATE revisions SET text = '' WHERE target = ?", (target,))
+        # Deleted before it went up: it never leaves this site (Sync's outbox, schema 4).
+        db.execute("DELETE FROM outbox WHERE kind = 'message' AND id = ?", (target,))
 
     def _revise(self, rev: Revision) -> tuple[Revision, bool, bool]:
         db = self._db
@@ -100,19 +144,8 @@ class SqliteLifecycle:
             (stored.id, stored.target, stored.room, stored.kind, stored.order_key, stored.ts,
              stored.site, stored.client_id, stored.text),
         )  # fmt: skip
-        if applied and rev.kind == lifecycle.EDIT:
-            db.execute(
-                "UPDATE messages SET text = ?, edited_key = ? WHERE id = ?",
-                (rev.text, rev.order_key, rev.target),
-            )
-        elif applied:
-            db.execute(
-                "UPDATE messages SET text = '', attachments = NULL, deleted_key = ? WHERE id = ?",
-                (rev.order_key, rev.target),
-            )
-            db.execute("UPDATE revisions SET text = '' WHERE target = ?", (rev.target,))
-            # Deleted before it went up: it never leaves this site (Sync's outbox, schema 4).
-            db.execute("DELETE FROM outbox WHERE id = ?", (rev.target,))
+        if applied:
+            self._merge(rev, rev.target)
         return stored, True, applied
 
     def _shred(self) -> None:
