@@ -80,7 +80,7 @@ class Tab:
 
     def messages(self) -> list[dict[str, Any]]:
         return self.page.eval_on_selector_all(
-            "#messages li",
+            "#messages > li",
             """items => items.map(li => ({
                 id: li.dataset.id, seq: li.dataset.seq ? Number(li.dataset.seq) : null,
                 state: li.dataset.state, text: li.querySelector('.text').textContent,
@@ -93,7 +93,7 @@ class Tab:
     def wait_texts(self, *texts: str, state: str | None = None, timeout_ms: int = TIMEOUT_MS) -> None:
         """Wait until each text is on screen (in that state, if given)."""
         self.page.wait_for_function(
-            """([texts, state]) => texts.every(t => [...document.querySelectorAll('#messages li')]
+            """([texts, state]) => texts.every(t => [...document.querySelectorAll('#messages > li')]
                 .some(li => li.querySelector('.text').textContent === t
                             && (!state || li.dataset.state === state)))""",
             arg=[list(texts), state],
@@ -102,7 +102,7 @@ class Tab:
 
     def wait_count(self, count: int, timeout_ms: int = TIMEOUT_MS) -> None:
         self.page.wait_for_function(
-            "n => document.querySelectorAll('#messages li').length >= n", arg=count, timeout=timeout_ms
+            "n => document.querySelectorAll('#messages > li').length >= n", arg=count, timeout=timeout_ms
         )
 
     def client_id(self) -> str:
