@@ -119,3 +119,73 @@ def _is_bye(payload: bytes) -> bool:
         return isinstance(parse_request(payload, Limits()), Bye)
     except ClientError:
         return False
+
+
+# --- chat/stream ---------------------------------------------------------------
+
+STREAM_TYPES = ["typing", "reaction", "read", "reading", "reactions", "message", "", None, 7, "TYPING"]
+STREAM_FIELDS = ["type", "room", "active", "messageId", "emoji", "remove", "seq", "sensor", "value", "unit"]
+STREAM_MIDS = ["01J0000000000000000000FZ01", "01J0000000000000000000FZ02", "fuzz-message-3"]
+STREAM_EMOJI = ["👍", "🎉", "<b>x</b>", "e" * 16]
+
+
+def _valid_stream(rng: random.Random, n: int) -> dict[str, Any]:
+    kind = rng.choice(["typing", "reaction", "reaction", "read", "reading", "reactions"])
+    base: dict[str, Any] = {"type": kind, "room": "fuzz"}
+    if kind == "typing":
+        base["active"] = rng.random() < 0.7
+    elif kind == "reaction":
+        base |= {"messageId": rng.choice(STREAM_MIDS), "emoji": rng.choice(STREAM_EMOJI),
+                 "remove": rng.random() < 0.3}  # fmt: skip
+    elif kind == "read":
+        base["seq"] = rng.randrange(0, 10**6)
+    elif kind == "reading":
+        base |= {"sensor": rng.choice(["temp", "rh", "co2.ppm"]), "value": rng.uniform(-1e6, 1e6)}
+        if rng.random() < 0.5:
+            base["unit"] = rng.choice(["°C", "%", "<i>ppm</i>"])
+    return base
+
+
+def _mutate_stream(rng: random.Random, obj: dict[str, Any]) -> dict[str, Any]:
+    obj = dict(obj)
+    for _ in range(rng.randrange(1, 4)):
+        op = rng.randrange(4)
+        field = rng.choice(STREAM_FIELDS)
+        if op == 0:
+            obj.pop(field, None)
+        elif op == 1:
+            obj[field] = rng.choice(ODD_VALUES)
+        elif op == 2:
+            obj[field] = rng.choice(STREAM_TYPES) if field == "type" else rng.choice(ODD_STRINGS)
+        else:
+            obj[rng.choice(ODD_STRINGS[:8])] = rng.choice(ODD_VALUES)
+    return obj
+
+
+def stream_payloads(seed: int) -> Iterator[bytes]:
+    """Hostile payloads for ``chat/stream/{clientId}``: stream events valid and
+    mutated, chat/out requests in the wrong place, junk; deterministic per seed."""
+    rng = random.Random(seed)
+    requests = payloads(seed + 1)
+    n = 0
+    while True:
+        n += 1
+        kind = rng.randrange(10)
+        if kind == 0:
+            yield rng.randbytes(rng.randrange(0, 200))
+        elif kind == 1:
+            text = _dump(_valid_stream(rng, n))
+            yield text[: rng.randrange(0, len(text))]
+        elif kind == 2:
+            depth = rng.randrange(100, 3000)
+            yield b'{"type":"reading","x":' + b"[" * depth + b"]" * depth + b"}"
+        elif kind == 3:
+            yield _dump(_valid_stream(rng, n) | {"pad": "p" * rng.randrange(1000, 20_000)})  # too large
+        elif kind == 4:
+            yield next(requests)[0]  # a chat/out request, or chat/out junk, on the wrong topic
+        elif kind == 5:
+            yield _dump(_valid_stream(rng, n)).replace(b"fuzz", b"fu\xffzz")  # invalid UTF-8
+        elif kind in (6, 7):
+            yield _dump(_mutate_stream(rng, _valid_stream(rng, n)))
+        else:
+            yield _dump(_valid_stream(rng, n))
