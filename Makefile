@@ -61,9 +61,12 @@ bench: setup
 	$(VENV)/bin/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev,bench]'
 	$(VENV)/bin/edgechat bench all --out bench-results $(BENCH_ARGS)
 
-# Hostile input at scale (issue 11): 100,000 generated payloads through the real
-# broker and Router; CI runs the same test with a few thousand.
+# Hostile input at scale (issue 11): 100,000 generated payloads each on chat/out
+# (requests, edits, deletes, moderation) through the real broker and Router, on
+# chat/stream through the Stream, and at the Web service's HTTP routes (sessions,
+# uploads, pictures); CI runs the same tests with a few thousand.
 FUZZ_COUNT ?= 100000
 .PHONY: fuzz
 fuzz: setup
-	EDGECHAT_FUZZ_COUNT=$(FUZZ_COUNT) $(VENV)/bin/pytest tests/fuzz -q -s --timeout 3600
+	EDGECHAT_FUZZ_COUNT=$(FUZZ_COUNT) EDGECHAT_FUZZ_HTTP_COUNT=$(FUZZ_COUNT) \
+		$(VENV)/bin/pytest tests/fuzz tests/web/test_service_fuzz.py -q -s --timeout 3600
