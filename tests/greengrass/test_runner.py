@@ -154,6 +154,11 @@ def test_sync_recipe_finds_the_store_and_trusts_no_ipc_ok(nucleus: Nucleus, tmp_
     ports = {"mqttPort": free_port(), "wsPort": free_port(), "internalPort": free_port()}
     nucleus.deploy("edgechat.Broker", {"dataDir": str(data), "host": "127.0.0.1", **ports})
     nucleus.deploy("edgechat.Router", {"siteId": "site-a"})
+    # The Token Exchange Service is part of the nucleus; without a pictures
+    # bucket Sync never asks it for credentials, so a stand-in entry will do.
+    nucleus.components["aws.greengrass.TokenExchangeService"] = Deployed(
+        "aws.greengrass.TokenExchangeService", "2.0.3", {}, {}, {}, tmp_path, tmp_path, tmp_path
+    )
     sync = nucleus.deploy("edgechat.Sync", {"siteId": "site-a"})
     for name in ("edgechat.Broker", "edgechat.Router", "edgechat.Sync"):
         nucleus.install(name)

@@ -136,11 +136,15 @@ SYNC = Component(
     name=f"{NAMESPACE}.Sync",
     module="edgechat.sync",
     description="edgechat's store-and-forward link to the cloud: nothing lost, nothing doubled.",
-    settings=("site_id", "sync_thing"),
-    # "": the core's own thing name (AWS_IOT_THING_NAME), as IoT Core knows it.
-    core_defaults=MappingProxyType({"sync_thing": ""}),
+    settings=("site_id", "sync_thing", "sync_pictures_bucket", "sync_s3_region"),
+    # "": the core's own thing name (AWS_IOT_THING_NAME), as IoT Core knows it;
+    # no pictures bucket: pictures stay on the core (the stack's PicturesBucketName).
+    core_defaults=MappingProxyType({"sync_thing": "", "sync_pictures_bucket": "", "sync_s3_region": ""}),
     from_broker=("data_dir", "internal_port"),
     requires=(BROKER.name, ROUTER.name),
+    # boto3's S3 credentials for pictures: the core's token exchange role, which
+    # needs s3:PutObject on <PicturesBucket>/pictures/* (CorePicturesPolicyArn; docs/deploy.md).
+    aws_requires=MappingProxyType({"aws.greengrass.TokenExchangeService": ">=2.0.0 <3.0.0"}),
     permissions=(
         Permission(
             "aws.greengrass.ipc.mqttproxy", ("aws.greengrass#PublishToIoTCore",), (_SYNC_UP,),

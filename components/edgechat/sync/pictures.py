@@ -63,7 +63,8 @@ class Admitted:
 
 
 def picture_shas(message: Message) -> list[str]:
-    return list(dict.fromkeys(a.sha256 for a in message.attachments))
+    # getattr: an outbox row that is not a message (an edit, a delete) shows no picture.
+    return list(dict.fromkeys(a.sha256 for a in getattr(message, "attachments", ())))
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from edgechat.cloud.local.up import issue_core_certificate
 
 class LocalCloud:
     """``with LocalCloud(dir) as cloud:``; ``cloud.info`` holds the ready line's
-    fields (web, ws, mqtts, moto, ca, certs, table, stream)."""
+    fields (web, ws, mqtts, moto, ca, certs, table, stream, pictures)."""
 
     def __init__(self, data_dir: Path, *, store: str = "dynamodb", moto_url: str | None = None) -> None:
         self.data_dir, self.store, self.moto_url = data_dir, store, moto_url
@@ -62,13 +62,17 @@ class LocalCloud:
         """The stand-in broker's pid (``cloud up`` restarts it when it dies)."""
         return int((self.data_dir / "mosquitto.pid").read_text())
 
-    def sync_settings(self, thing: str, url: str | None = None) -> dict[str, Any]:
+    def sync_settings(self, thing: str, url: str | None = None, s3_url: str | None = None) -> dict[str, Any]:
         """An edge's settings to sync as ``thing`` (a fresh certificate), to
-        ``url`` (default: the broker itself; a proxy in front of it in tests)."""
+        ``url`` (default: the broker itself; a proxy in front of it in tests),
+        pictures to the local bucket at ``s3_url`` (default: moto itself).  Any
+        AWS credentials do for moto: the edge needs some in its environment."""
         cert = issue_core_certificate(self.certs, thing)
         return {
             "sync_url": url or self.info["mqtts"], "sync_thing": thing, "sync_cert_file": str(cert.cert),
             "sync_key_file": str(cert.key), "sync_ca_file": self.info["ca"],
+            "sync_pictures_bucket": self.info["pictures"], "sync_s3_region": "us-east-1",
+            "sync_s3_endpoint_url": s3_url or self.info["moto"],
         }  # fmt: skip
 
     def core_client(self, thing: str) -> mqtt.Client:

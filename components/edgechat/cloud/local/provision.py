@@ -1,5 +1,5 @@
 """Create what the template declares on moto_server: the table (with its TTL),
-the stream and the Cognito identity pool."""
+the stream, the Cognito identity pool and the pictures bucket."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class Provisioned:
     table: str
     stream: str
     identity_pool_id: str
+    pictures_bucket: str
 
 
 def provision(session: Any, endpoint: str, prefix: str = "edgechat-local") -> Provisioned:
@@ -38,4 +39,14 @@ def provision(session: Any, endpoint: str, prefix: str = "edgechat-local") -> Pr
     pool = cognito.create_identity_pool(
         IdentityPoolName="edgechat_local", AllowUnauthenticatedIdentities=True
     )
-    return Provisioned(table, stream, pool["IdentityPoolId"])
+    s3 = session.client("s3", endpoint_url=endpoint)
+    pictures = f"{prefix}-pictures"
+    s3.create_bucket(Bucket=pictures)
+    s3.put_public_access_block(Bucket=pictures, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    })  # fmt: skip
+    s3.put_bucket_encryption(Bucket=pictures, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+    })  # fmt: skip
+    return Provisioned(table, stream, pool["IdentityPoolId"], pictures)

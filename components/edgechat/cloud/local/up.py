@@ -178,7 +178,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
         print(
             f"edgechat cloud ready web=http://{host}:{http} ws={ws_url} mqtts=mqtts://{host}:{mqtts} "
-            f"moto={moto_url} ca={ca.cert} certs={data / 'ca'} table={made.table} stream={made.stream}",
+            f"moto={moto_url} ca={ca.cert} certs={data / 'ca'} table={made.table} stream={made.stream} "
+            f"pictures={made.pictures_bucket}",
             flush=True,
         )
         # IoT Core does not stay down: neither does its stand-in (kill -9 it to test
