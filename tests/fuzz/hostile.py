@@ -64,17 +64,19 @@ def _valid(rng: random.Random, n: int, made: list[str] | None = None) -> dict[st
     return base
 
 
-def _mutate(rng: random.Random, obj: dict[str, Any]) -> dict[str, Any]:
+def _mutate(
+    rng: random.Random, obj: dict[str, Any], fields: list[str] = FIELDS, types: list[Any] = TYPES
+) -> dict[str, Any]:
     obj = dict(obj)
     for _ in range(rng.randrange(1, 4)):
         op = rng.randrange(4)
-        field = rng.choice(FIELDS)
+        field = rng.choice(fields)
         if op == 0:
             obj.pop(field, None)
         elif op == 1:
             obj[field] = rng.choice(ODD_VALUES)
         elif op == 2:
-            obj[field] = rng.choice(TYPES) if field == "type" else rng.choice(ODD_STRINGS)
+            obj[field] = rng.choice(types) if field == "type" else rng.choice(ODD_STRINGS)
         else:
             obj[rng.choice(ODD_STRINGS[:8])] = rng.choice(ODD_VALUES)
     return obj
@@ -146,22 +148,6 @@ def _valid_stream(rng: random.Random, n: int) -> dict[str, Any]:
     return base
 
 
-def _mutate_stream(rng: random.Random, obj: dict[str, Any]) -> dict[str, Any]:
-    obj = dict(obj)
-    for _ in range(rng.randrange(1, 4)):
-        op = rng.randrange(4)
-        field = rng.choice(STREAM_FIELDS)
-        if op == 0:
-            obj.pop(field, None)
-        elif op == 1:
-            obj[field] = rng.choice(ODD_VALUES)
-        elif op == 2:
-            obj[field] = rng.choice(STREAM_TYPES) if field == "type" else rng.choice(ODD_STRINGS)
-        else:
-            obj[rng.choice(ODD_STRINGS[:8])] = rng.choice(ODD_VALUES)
-    return obj
-
-
 def stream_payloads(seed: int) -> Iterator[bytes]:
     """Hostile payloads for ``chat/stream/{clientId}``: stream events valid and
     mutated, chat/out requests in the wrong place, junk; deterministic per seed."""
@@ -186,6 +172,6 @@ def stream_payloads(seed: int) -> Iterator[bytes]:
         elif kind == 5:
             yield _dump(_valid_stream(rng, n)).replace(b"fuzz", b"fu\xffzz")  # invalid UTF-8
         elif kind in (6, 7):
-            yield _dump(_mutate_stream(rng, _valid_stream(rng, n)))
+            yield _dump(_mutate(rng, _valid_stream(rng, n), STREAM_FIELDS, STREAM_TYPES))
         else:
             yield _dump(_valid_stream(rng, n))
