@@ -185,6 +185,9 @@ def _print_sync(s: dict[str, Any]) -> None:
         f"  sent {c['sent']}, acknowledged {c['acked']}, refused {c['rejected']}, received {c['received']}, "
         f"backfills {c['backfills']}, timeouts {c['timeouts']}, last ack {c.get('ack_ms', 0)} ms"
     )
+    from edgechat.sync.pictures import status_line
+
+    print(status_line(s.get("pictures")))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from edgechat.core.attachments import Attachment
 from edgechat.core.clock import Hlc, order_key
 from edgechat.core.protocol import Message
 from edgechat.sync.core import SendUp, SyncConfig, SyncCore
-from edgechat.sync.pictures import PictureConfig, PictureGate
+from edgechat.sync.pictures import PictureConfig, PictureGate, pictures_off, status_line
 
 NONE: frozenset[str] = frozenset()
 
@@ -135,3 +135,16 @@ def test_with_the_core_the_outbox_is_read_past_held_messages_and_from_the_start_
     assert send.body["messages"][0]["attachments"][0]["sha256"] == sha("cat")
     core.tick(2000)  # unanswered: everything unacknowledged goes again from the start
     assert core.outbox_wanted(5000) == (0, 10)
+
+
+def test_the_status_line_says_what_waits_and_why() -> None:
+    gate = PictureGate()
+    gate.admit(rows(msg(1, "cat"), msg(2, "cat")), NONE, frozenset({sha("cat")}))
+    (started,) = gate.due(0)
+    gate.failed(started, 0, "EndpointConnectionError: S3 away")
+    line = status_line({**gate.status(), "bucket": "pics"})
+    assert (
+        "s3://pics: 2 messages waiting for 1 pictures" in line
+        and "failing now: EndpointConnectionError" in line
+    )
+    assert "not synced to S3 (no bucket set)" in status_line(pictures_off("no bucket set"))

@@ -139,6 +139,8 @@ def test_a_picture_made_while_the_cloud_was_away_reaches_s3_before_its_message_a
     wait_until(lambda: sync_state(w.edge).get("synced"), 30, "synced", w.edge)
     state = pictures_state(w)
     assert (state["uploaded"], state["waitingMessages"], state["failing"]) == (1, 0, 0)
+    shown = w.edge.cli("status").stdout
+    assert f"pictures to s3://{bucket}: 0 messages waiting for 0 pictures; uploaded 1," in shown, shown
 
     # Sync killed and restarted; the same picture shared again: the ledger knows it is up.
     old = sync_state(w.edge)["pid"]

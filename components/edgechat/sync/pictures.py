@@ -237,3 +237,17 @@ class PictureSync:
 
 def pictures_off(reason: str) -> dict[str, Any]:
     return {"enabled": False, "reason": reason}
+
+
+def status_line(p: dict[str, Any] | None) -> str:
+    """The ``pictures:`` line of ``edgechat status`` (``p``: run/sync.json's ``pictures``)."""
+    if not p:
+        return "  pictures: not reported (an older Sync)"
+    if not p.get("enabled"):
+        return f"  pictures: not synced to S3 ({p.get('reason', 'off')})"
+    line = (
+        f"  pictures to s3://{p.get('bucket', '?')}: {p['waitingMessages']} messages waiting for "
+        f"{p['waitingPictures']} pictures; uploaded {p['uploaded']}, already there {p['alreadyUp']}, "
+        f"not on this core {p['missing']}, failed attempts {p['failures']}"
+    )
+    return line + (f"; failing now: {p['lastError']}" if p.get("failing") else "")
