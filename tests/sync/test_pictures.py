@@ -7,6 +7,7 @@ import hashlib
 
 from edgechat.core.attachments import Attachment
 from edgechat.core.clock import Hlc, order_key
+from edgechat.core.lifecycle import EDIT, Revision
 from edgechat.core.protocol import Message
 from edgechat.sync.core import SendUp, SyncConfig, SyncCore
 from edgechat.sync.pictures import PictureConfig, PictureGate, pictures_off, status_line
@@ -148,3 +149,17 @@ def test_the_status_line_says_what_waits_and_why() -> None:
         and "failing now: EndpointConnectionError" in line
     )
     assert "not synced to S3 (no bucket set)" in status_line(pictures_off("no bucket set"))
+
+
+def test_an_edit_of_a_message_waiting_for_its_picture_waits_with_it_and_goes_after_it() -> None:
+    gate = PictureGate()
+    edit = Revision(id="rev00001", target="msg00001", room="lobby", kind=EDIT, text="look, my cat",
+                    client_id="c1", ts=1010, order_key=order_key(Hlc(1010, 0), "sitea", "rev00001"),
+                    site="sitea")  # fmt: skip
+    other = Revision(id="rev00002", target="msg00002", room="lobby", kind=EDIT, text="hello",
+                     client_id="c1", ts=1011, order_key=order_key(Hlc(1011, 0), "sitea", "rev00002"),
+                     site="sitea")  # fmt: skip
+    got = gate.admit([(1, msg(1, "cat")), (2, msg(2)), (3, edit), (4, other)], NONE, frozenset({sha("cat")}))
+    assert [r.id for _, r in got.ready] == ["msg00002", "rev00002"] and got.passed == 4
+    gate.uploaded(sha("cat"), "put")
+    assert [r.id for _, r in gate.release()] == ["msg00001", "rev00001"]

@@ -8,7 +8,8 @@ forever: the message stays in the outbox, nothing is lost).  A message waiting
 for a picture never holds back the messages after it (every replica sorts a
 room by order key, so a message that arrives late still shows in its place);
 at most ``max_held`` wait aside, and past that the outbox waits in order (memory
-stays bounded when S3 is away for long).
+stays bounded when S3 is away for long).  An edit or delete of a message that
+waits aside waits with it, and goes after it.
 
 Imperative shell, ``PictureSync``: the ledger and the disk are read, and the
 uploads (``edgechat.labeler.s3.S3Pictures``, idempotent by content hash) run,
@@ -25,11 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgechat.core.lifecycle import Revision
 from edgechat.core.protocol import Message
 
 log = logging.getLogger(__name__)
 
-Row = tuple[int, Message]
+Row = tuple[int, Message | Revision]  # an outbox row: a message, or an edit or delete of one
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +73,9 @@ def picture_shas(message: Message) -> list[str]:
 class PictureGate:
     config: PictureConfig = field(default_factory=PictureConfig)
     counters: PictureCounters = field(default_factory=PictureCounters)
-    # Row number -> (message, pictures it still waits for)
-    held: dict[int, tuple[Message, set[str]]] = field(default_factory=dict)
+    # Row number -> (message, pictures it still waits for); an edit or delete of a
+    # held message shares that message's set, so both are released together.
+    held: dict[int, tuple[Message | Revision, set[str]]] = field(default_factory=dict)
     tries: dict[str, _Try] = field(default_factory=dict)
 
     def admit(self, rows: Sequence[Row], uploaded: frozenset[str], on_core: frozenset[str]) -> Admitted:
@@ -80,6 +83,7 @@ class PictureGate:
         has; ``on_core``: pictures this core's store has (of those the rows name)."""
         ready: list[Row] = []
         passed = 0
+        by_id = {m.id: waiting for m, waiting in self.held.values() if waiting}
         for n, message in rows:
             shas = picture_shas(message)
             if n in self.held:  # read again (a resend from the start): still waiting?
@@ -88,6 +92,13 @@ class PictureGate:
                     passed = n
                     continue
                 del self.held[n]
+            target = getattr(message, "target", None)
+            if isinstance(target, str) and by_id.get(target):  # an edit or delete goes after its message
+                if len(self.held) >= self.config.max_held:
+                    break
+                self.held[n] = (message, by_id[target])
+                passed = n
+                continue
             waiting = {s for s in shas if s not in uploaded and s in on_core}
             if not waiting:
                 self.counters.already_up += sum(1 for s in shas if s in uploaded)
@@ -98,6 +109,7 @@ class PictureGate:
             if len(self.held) >= self.config.max_held:
                 break  # full: this row and those after it wait in order
             self.held[n] = (message, waiting)
+            by_id[message.id] = waiting
             for sha in waiting:
                 self.tries.setdefault(sha, _Try())
             passed = n
