@@ -243,8 +243,9 @@ class PictureSync:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._pool.shutdown(wait=True)
-        self.ledger.close()
+        # Not waiting for a put in progress (up to read_timeout): stopping must be
+        # quick, and a put cut short is only done again by the next run.
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def pictures_off(reason: str) -> dict[str, Any]:
