@@ -37,6 +37,8 @@ MODERATION = [
     {"type": "ban", "clientId": "someone"}, {"type": "lock", "room": "fuzz"},
     {"type": "announce", "room": "fuzz", "text": "x"}, {"type": "audit"},
     {"type": "console"}, {"type": "notice", "room": "fuzz", "text": "x"}, {"type": "appUpdate"},
+    {"type": "unmute", "room": "fuzz", "clientId": "someone"}, {"type": "unban", "clientId": "someone"},
+    {"type": "unlock", "room": "fuzz"}, {"type": "notice", "clientId": "someone", "text": "<b>x</b>"},
 ]  # fmt: skip
 
 
