@@ -154,6 +154,8 @@ class DynamoStore(DynamoLifecycle):
                     return existing, False
                 continue  # another writer took this seq: read the counter again
             rooms[m.room] = new_meta
+            if self._apply_early(m.id):  # its edits or delete came first
+                return self._by_id(m.id) or stored, True
             return stored, True
         raise StoreError(f"room {m.room}: gave up after {MAX_ATTEMPTS} contended attempts")
 

@@ -3,6 +3,7 @@ store/base.py, as SQLite keeps it at the edge).
 
 | pk              | sk                      | what                                     |
 | rev#<id>        | rev                     | an edit or delete (its own id, order key) |
+| early#<target>  | rev#<id>                | a revision that came before its message (sync) |
 | room#<room>     | m#<seq>                 | the message, with ``editedKey``, ``deletedKey``, ``revs`` |
 | mod#state       | mute#<room>#<client>    | a mute and when it runs out               |
 | mod#state       | room#<room>             | a room's lock and pinned announcement     |
@@ -10,7 +11,9 @@ store/base.py, as SQLite keeps it at the edge).
 
 A revision is written with its message in one transaction, conditional on the
 revision id being new and on the message not having changed since it was read,
-so two Lambdas revising one message concurrently cannot both win.
+so two Lambdas revising one message concurrently cannot both win.  One whose
+message is not here yet (sync: sites' batches are ingested concurrently) is
+kept with an ``early#`` marker and merged by ``add`` when the message comes.
 """
 
 from __future__ import annotations
@@ -116,6 +119,9 @@ class DynamoLifecycle:
             items: list[dict[str, Any]] = [put]
             if msg is not None:
                 items.append({"Update": self._message_update(msg, rev, applied)})
+            else:  # merged when the message arrives (``_apply_early``)
+                early = {"pk": f"early#{rev.target}", "sk": f"rev#{rev.id}"}
+                items.append({"Put": {"TableName": self.table, "Item": _dump(early)}})
             try:
                 self._db.transact_write_items(TransactItems=items)
             except ClientError as exc:
@@ -123,14 +129,54 @@ class DynamoLifecycle:
                     raise
                 continue  # the revision arrived meanwhile, or the message changed: read again
             if applied and rev.kind == lifecycle.DELETE:
-                for rid in msg.get("revs", []) if msg else []:
-                    self._db.update_item(
-                        TableName=self.table, Key=_dump({"pk": f"rev#{rid}", "sk": "rev"}),
-                        UpdateExpression="SET #t = :e", ExpressionAttributeNames={"#t": "text"},
-                        ExpressionAttributeValues=_dump({":e": ""}),
-                    )  # fmt: skip
+                self._blank(msg.get("revs", []) if msg else [])
             return stored, True, applied
         raise StoreError(f"revision {rev.id}: gave up after {MAX_ATTEMPTS} contended attempts")
+
+    def _blank(self, rids: list[str]) -> None:
+        """A deleted message's edits keep no words either."""
+        for rid in rids:
+            self._db.update_item(
+                TableName=self.table, Key=_dump({"pk": f"rev#{rid}", "sk": "rev"}),
+                UpdateExpression="SET #t = :e", ExpressionAttributeNames={"#t": "text"},
+                ExpressionAttributeValues=_dump({":e": ""}),
+            )  # fmt: skip
+
+    def _apply_early(self, message_id: str) -> bool:
+        """Merge the revisions that came before message ``message_id`` (just
+        added), one by one as ``_revise`` would have; True if there were any."""
+        markers = self._query_all(f"early#{message_id}")
+        for marker in markers:
+            rev = self._known(marker["sk"].removeprefix("rev#"))
+            key = _dump({"pk": marker["pk"], "sk": marker["sk"]})
+            drop = {"Delete": {"TableName": self.table, "Key": key}}
+            for _ in range(MAX_ATTEMPTS):
+                msg = self._message_item(message_id)
+                if rev is None or msg is None or rev.id in msg.get("revs", []):
+                    self._db.transact_write_items(TransactItems=[drop])
+                    break
+                deleted = "deletedKey" in msg
+                applied = lifecycle.supersedes(rev.kind, rev.order_key, msg.get("editedKey"), deleted)
+                update = {"Update": self._message_update(msg, rev, applied)}
+                try:
+                    self._db.transact_write_items(TransactItems=[update, drop])
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                        raise
+                    continue
+                if deleted or (applied and rev.kind == lifecycle.DELETE):
+                    self._blank([*msg.get("revs", []), rev.id])
+                break
+        return bool(markers)
+
+    def revisions_of(self, messages: Sequence[Message]) -> list[Revision]:
+        """Every revision stored of those ``messages`` that were edited or deleted
+        (a sync page carries them with their messages, docs/sync.md)."""
+        return _guarded(lambda: [r for m in messages if m.edited or m.deleted for r in self._revs_of(m.id)])
+
+    def _revs_of(self, message_id: str) -> list[Revision]:
+        item = self._message_item(message_id) or {}
+        return [r for r in (self._known(rid) for rid in item.get("revs", [])) if r is not None]
 
     def _message_update(self, msg: dict[str, Any], rev: Revision, applied: bool) -> dict[str, Any]:
         """Add the revision to the message's list and, when it wins, change the

@@ -10,8 +10,13 @@ At the edge, Sync hands them to the Router (the one writer of the store) on
 rooms and answers on ``edgechat/sync/stored`` once they are committed
 (docs/sync.md):
 
-  in:     {"type": "inject", "requestId": R, "messages": [message events]}
-  stored: {"type": "stored", "requestId": R, "ids": [...], "created": N, "rejected": [{"id", "error"}]}
+  in:     {"type": "inject", "requestId": R, "messages": [message events],
+           "revisions"?: [messageEdited / messageRemoved events]}
+  stored: {"type": "stored", "requestId": R, "ids": [...], "created": N, "rejected": [{"id", "error"}],
+           "revisions"?: [ids]}
+
+Edits and deletes (revisions, core/lifecycle.py) made elsewhere travel the
+same way and are validated here too; merging makes their order irrelevant.
   failed: {"type": "storeFailed", "requestId": R, "error": "..."}
 """
 
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from edgechat.core import attachments as pictures
-from edgechat.core import names
+from edgechat.core import lifecycle, names
 from edgechat.core.clock import ORDER_KEY_SEP, Hlc, hlc_of
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import Message
@@ -40,27 +45,59 @@ class BadRemoteMessage(ValueError):
     """A message from elsewhere that cannot be stored as it is (says why)."""
 
 
+def _origin(raw: dict[str, Any]) -> tuple[str, str, str, str, int]:
+    """(id, clientId, site, orderKey, ts) of an event made elsewhere, checked."""
+    cid = raw["clientId"]
+    if not isinstance(cid, str) or not ORIGIN_CLIENT_ID_RE.fullmatch(cid):
+        raise BadRemoteMessage("clientId: not a client id")
+    order_key, site, mid = raw["orderKey"], names.site_id(raw["site"]), names.message_id(raw["id"])
+    if not isinstance(order_key, str) or order_key.split(ORDER_KEY_SEP)[1:] != [site, mid]:
+        raise BadRemoteMessage("orderKey: must be <hlc>!<site>!<id>")
+    if not re.fullmatch(r"[0-9a-f]{16}", order_key[:16]):
+        raise BadRemoteMessage("orderKey: the clock part is 16 hex digits")
+    ts = raw["ts"]
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
+        raise BadRemoteMessage("ts: not a timestamp")
+    return mid, cid, site, order_key, ts
+
+
+_REVISION_TYPES: Final = {"messageEdited": lifecycle.EDIT, "messageRemoved": lifecycle.DELETE}
+
+
+def parse_revision(raw: Any, max_text_chars: int) -> lifecycle.Revision:
+    """An edit (``messageEdited``) or delete (``messageRemoved``) made elsewhere,
+    or ``BadRemoteMessage``.  An edit's text may be empty: that is what a replica
+    keeps of an edit of a deleted message (the delete wins wherever it lands)."""
+    if not isinstance(raw, dict):
+        raise BadRemoteMessage("revision: not an object")
+    try:
+        kind = _REVISION_TYPES.get(raw.get("type"))  # type: ignore[arg-type]
+        if kind is None:
+            raise BadRemoteMessage("type: messageEdited or messageRemoved")
+        rid, cid, site, order_key, ts = _origin(raw)
+        text = ""
+        if kind == lifecycle.EDIT and raw.get("text") != "":
+            text = names.text(raw["text"], max_text_chars)
+        target = names.message_id(raw["target"], "target")
+        return lifecycle.Revision(rid, target, names.room(raw["room"]), kind, text, cid, ts, order_key, site)
+    except BadRemoteMessage as exc:
+        raise BadRemoteMessage(f"revision: {exc}") from None
+    except (KeyError, TypeError, ValueError, ClientError) as exc:
+        raise BadRemoteMessage(f"revision: {exc}") from None
+
+
 def parse_message(raw: Any, max_text_chars: int) -> Message:
     """A message event from another site or the cloud, or ``BadRemoteMessage``."""
     if not isinstance(raw, dict):
         raise BadRemoteMessage("message: not an object")
     try:
-        cid = raw["clientId"]
-        if not isinstance(cid, str) or not ORIGIN_CLIENT_ID_RE.fullmatch(cid):
-            raise BadRemoteMessage("clientId: not a client id")
-        order_key, site, mid = raw["orderKey"], names.site_id(raw["site"]), names.message_id(raw["id"])
-        if not isinstance(order_key, str) or order_key.split(ORDER_KEY_SEP)[1:] != [site, mid]:
-            raise BadRemoteMessage("orderKey: must be <hlc>!<site>!<id>")
-        if not re.fullmatch(r"[0-9a-f]{16}", order_key[:16]):
-            raise BadRemoteMessage("orderKey: the clock part is 16 hex digits")
-        ts = raw["ts"]
-        if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
-            raise BadRemoteMessage("ts: not a timestamp")
+        mid, cid, site, order_key, ts = _origin(raw)
         reply_to = raw.get("replyTo")
         # Pictures travel as references (their bytes go to S3 separately); labels are
         # per site.  A picture may come without words, as from a client.
         attached = () if raw.get("attachments") is None else pictures.attachments(raw["attachments"])
-        wordless = bool(attached) and raw.get("text") in ("", None)
+        # A deleted message (in a cloud page) has no words left; its delete comes with it.
+        wordless = (bool(attached) or raw.get("deleted") is True) and raw.get("text") in ("", None)
         return Message(
             id=mid, room=names.room(raw["room"]),
             text="" if wordless else names.text(raw["text"], max_text_chars),
@@ -81,11 +118,13 @@ class Inject:
     request_id: str
     messages: tuple[Message, ...]
     rejected: tuple[dict[str, str], ...] = ()
+    revisions: tuple[lifecycle.Revision, ...] = ()
 
     @property
     def latest(self) -> Hlc | None:
-        """The latest clock among the messages, for the site's clock to observe."""
-        return max((hlc_of(m.order_key) for m in self.messages), default=None)
+        """The latest clock among the messages and revisions, for the site's clock to observe."""
+        keys = [m.order_key for m in self.messages] + [r.order_key for r in self.revisions]
+        return max((hlc_of(k) for k in keys), default=None)
 
 
 def observable(remote: Hlc, now_ms: int) -> Hlc:
@@ -108,30 +147,42 @@ def parse_inject(payload: bytes, max_text_chars: int) -> Inject:
         request_id = names.client_id(body.get("requestId"), "requestId")
     except ClientError as exc:
         raise BadRemoteMessage(f"inject: {exc}") from None
-    raw = body.get("messages")
+    raw, raw_revisions = body.get("messages"), body.get("revisions", [])
     if not isinstance(raw, list) or len(raw) > MAX_INJECT:
         raise BadRemoteMessage(f"inject: messages must be a list of at most {MAX_INJECT}")
-    messages: list[Message] = []
+    if not isinstance(raw_revisions, list) or len(raw_revisions) > MAX_INJECT:
+        raise BadRemoteMessage(f"inject: revisions must be a list of at most {MAX_INJECT}")
     rejected: list[dict[str, str]] = []
+    messages = _each(raw, lambda m: parse_message(m, max_text_chars), rejected)
+    revisions = _each(raw_revisions, lambda r: parse_revision(r, max_text_chars), rejected)
+    return Inject(request_id, tuple(messages), tuple(rejected), tuple(revisions))
+
+
+def _each(raw: list[Any], parse: Any, rejected: list[dict[str, str]]) -> list[Any]:
+    """``parse`` each item; the bad ones go to ``rejected`` as {"id", "error"}."""
+    out: list[Any] = []
     for item in raw:
         try:
-            messages.append(parse_message(item, max_text_chars))
+            out.append(parse(item))
         except BadRemoteMessage as exc:
             mid = item.get("id") if isinstance(item, dict) else None
             ref = mid if isinstance(mid, str) and names.CLIENT_ID_RE.fullmatch(mid) else ""
             rejected.append({"id": ref, "error": str(exc)[:200]})
-    return Inject(request_id, tuple(messages), tuple(rejected))
+    return out
 
 
 def stored_reply(inject: Inject, results: list[tuple[Message, bool]]) -> dict[str, Any]:
-    """Sync's answer once ``inject``'s messages are committed."""
-    return {
+    """Sync's answer once ``inject``'s messages and revisions are committed."""
+    reply: dict[str, Any] = {
         "type": "stored",
         "requestId": inject.request_id,
         "ids": [m.id for m, _ in results],
         "created": sum(created for _, created in results),
         "rejected": list(inject.rejected),
     }
+    if inject.revisions:
+        reply["revisions"] = [r.id for r in inject.revisions]
+    return reply
 
 
 def failed_reply(inject: Inject, error: str) -> dict[str, Any]:

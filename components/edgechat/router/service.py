@@ -283,8 +283,13 @@ class RouterService(ModerationShell):
     async def _store_remote(self, injects: list[remote.Inject]) -> None:
         loop = asyncio.get_running_loop()
         messages = [m for i in injects for m in i.messages]
+        revisions = [r for i in injects for r in i.revisions]
         try:
             results = await loop.run_in_executor(self._db, self.store.add_remote, messages)
+            # after their messages (one that is still missing is kept until it comes)
+            revised = (
+                await loop.run_in_executor(self._db, self.store.revise_remote, revisions) if revisions else []
+            )
         except StoreError as exc:
             log.error("router: could not store %d messages from sync: %s", len(messages), exc)
             for inject in injects:
@@ -299,6 +304,9 @@ class RouterService(ModerationShell):
                     self.stats.remote_stored += 1
                     self._publish(topics.room_pub(stored.room), stored.to_event())
             self._publish(topics.SYNC_STORED, remote.stored_reply(inject, mine))
+        for rev, created, applied in revised:
+            if created and applied:  # as for an edit or delete made here
+                self._publish(topics.room_pub(rev.room), rev.to_event())
 
     async def _history(self, query: QueryHistory) -> None:
         req = query.request

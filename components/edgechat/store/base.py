@@ -74,6 +74,11 @@ class MessageStore(Protocol):
         (stored copy, created, applied) per revision."""
         ...
 
+    def revisions_of(self, messages: Sequence[Message]) -> list[Revision]:
+        """Every edit and delete stored of ``messages`` (the cloud's sync pages
+        carry them, so a site that backfills a message gets its revisions too)."""
+        ...
+
     def moderate(self, action: Action) -> None:
         """Append ``action`` to the audit log and keep the state it leaves."""
         ...

@@ -66,6 +66,11 @@ class MemoryLifecycle:
             if other.target == rev.target:
                 self._revisions[rid] = replace(other, text="")
 
+    def revisions_of(self, messages: Sequence[Message]) -> list[Revision]:
+        """Every revision stored of those ``messages`` (for sync pages)."""
+        ids = {m.id for m in messages}
+        return [r for r in self._revisions.values() if r.target in ids]
+
     def _apply_early(self, message_id: str) -> None:
         """Merge the revisions that arrived before message ``message_id``."""
         early = [r for r in self._revisions.values() if r.target == message_id]

@@ -96,6 +96,13 @@ class SqliteLifecycle:
             self._shred()
         return out
 
+    def revisions_of(self, messages: Sequence[Message]) -> list[Revision]:
+        """Every revision stored of those ``messages`` (for sync pages)."""
+        ids = [m.id for m in messages]
+        marks = ",".join("?" * len(ids))
+        rows = self._query(f"SELECT {_REV_COLUMNS} FROM revisions WHERE target IN ({marks})", tuple(ids))
+        return [_row_to_revision(r) for r in rows] if ids else []
+
     def _apply_early(self, ids: list[str]) -> bool:
         """Merge revisions that arrived before their messages (``ids``, just
         stored, inside the caller's transaction); True if one was deleted."""

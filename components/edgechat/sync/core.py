@@ -27,7 +27,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgechat.core.lifecycle import Revision
 from edgechat.core.protocol import Message
+
+# Edits and deletes on ``chat/pub/<room>`` (core/lifecycle.py): no seq, merged in any order.
+REVISION_EVENTS = ("messageEdited", "messageRemoved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +61,21 @@ class SendUp:
 
 @dataclass(frozen=True, slots=True)
 class InjectMessages:
-    """Hand ``messages`` (cloud events) to the Router on ``edgechat/sync/in``."""
+    """Hand ``messages`` (cloud events) and ``revisions`` (their edits and
+    deletes) to the Router on ``edgechat/sync/in``."""
 
     request_id: str
     messages: list[dict[str, Any]]
+    revisions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class RetireOutbox:
-    """The cloud has these ids: delete them from the outbox."""
+    """The cloud has these ids (messages; ``revisions``: edits and deletes):
+    delete them from the outbox."""
 
     ids: list[str]
+    revisions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +181,9 @@ class SyncCore:
         # Set when the cloud stopped answering; its next word means the link is
         # back (under Greengrass, IPC does not say when the nucleus reconnects).
         self._silent = False
+        # Live edits and deletes for the Router, and those handed over, unanswered.
+        self._revisions: list[dict[str, Any]] = []
+        self._revision_injects: dict[str, tuple[list[dict[str, Any]], int]] = {}
 
     def _next_id(self, kind: str) -> str:
         self._counter += 1
@@ -216,14 +227,15 @@ class SyncCore:
         from the start (timeout, reconnect) reads them again."""
         self._sent_upto = max(self._sent_upto, upto)
 
-    def outbox_read(self, rows: list[tuple[int, Message]], now_ms: int) -> list[Effect]:
-        """Batches to send from the rows read for ``outbox_wanted``."""
+    def outbox_read(self, rows: list[tuple[int, Message | Revision]], now_ms: int) -> list[Effect]:
+        """Batches to send from the rows read for ``outbox_wanted``: messages and
+        revisions (edits, deletes) in outbox order, counted together."""
         effects: list[Effect] = []
         budget = self.config.max_batch_bytes - 100
         batch: list[tuple[int, dict[str, Any]]] = []
         size = 0
-        for n, message in rows:
-            event = message.to_event()
+        for n, item in rows:
+            event = item.to_event()
             event.pop("seq", None)  # this site's seq means nothing elsewhere
             length = len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) + 1
             if batch and (len(batch) >= self.config.batch_size or size + length > budget):
@@ -240,7 +252,12 @@ class SyncCore:
         self._in_flight[batch_id] = _Batch([e["id"] for _, e in batch], batch[-1][0], now_ms)
         self._sent_upto = max(self._sent_upto, batch[-1][0])
         self.counters.sent += len(batch)
-        return SendUp({"type": "sync", "batchId": batch_id, "messages": [e for _, e in batch]})
+        messages = [e for _, e in batch if e["type"] == "message"]
+        body: dict[str, Any] = {"type": "sync", "batchId": batch_id, "messages": messages}
+        revisions = [e for _, e in batch if e["type"] in REVISION_EVENTS]
+        if revisions:  # the cloud stores the messages first, then these
+            body["revisions"] = revisions
+        return SendUp(body)
 
     def _on_synced(self, body: dict[str, Any], now_ms: int) -> list[Effect]:
         batch = self._in_flight.pop(str(body.get("batchId")), None)
@@ -251,9 +268,13 @@ class SyncCore:
         ids = _ids(body.get("accepted"))
         # A message the cloud refuses can never be accepted: resending it forever helps no one.
         refused = _ids(body.get("rejected"))
-        self.counters.acked += len(ids)
-        self.counters.rejected += len(refused)
-        return [RetireOutbox(ids + refused)] if ids or refused else []
+        revs = body.get("revisions") if isinstance(body.get("revisions"), dict) else {}
+        rev_ids, rev_refused = _ids(revs.get("accepted")), _ids(revs.get("rejected"))
+        self.counters.acked += len(ids) + len(rev_ids)
+        self.counters.rejected += len(refused) + len(rev_refused)
+        if not (ids or refused or rev_ids or rev_refused):
+            return []
+        return [RetireOutbox(ids + refused, rev_ids + rev_refused)]
 
     # -- down: messages from the cloud
 
@@ -278,6 +299,8 @@ class SyncCore:
                 return self._on_page(body, now_ms)
             case "roomsState":
                 return self._on_rooms_state(body, now_ms)
+            case "messageEdited" | "messageRemoved":
+                self._revisions.append(body)  # to the Router with the next flush
         return []
 
     def _on_live(self, event: dict[str, Any], now_ms: int) -> list[Effect]:
@@ -295,9 +318,18 @@ class SyncCore:
         return self._backfill(room, r, now_ms)
 
     def flush(self, now_ms: int) -> list[Effect]:
-        """Hand the live messages gathered so far to the Router (the shell calls
-        this when it has no more events waiting, and ``tick`` does)."""
-        return [e for room, r in self.rooms.items() if r.live for e in self._flush_room(room, r, now_ms)]
+        """Hand the live messages and revisions gathered so far to the Router
+        (the shell calls this when it has no more events waiting, and ``tick`` does)."""
+        effects: list[Effect] = [
+            e for room, r in self.rooms.items() if r.live for e in self._flush_room(room, r, now_ms)
+        ]
+        revisions, self._revisions = self._revisions, []
+        for chunk in _chunks(revisions, self.config.max_inject_bytes) if revisions else []:
+            # No seq, no cursor: kept here until the Router has them (again on failure).
+            request_id = self._next_id("v")
+            self._revision_injects[request_id] = (chunk, now_ms)
+            effects.append(InjectMessages(request_id, [], chunk))
+        return effects
 
     def _flush_room(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
         events, r.live = r.live, []
@@ -307,7 +339,7 @@ class SyncCore:
 
     @property
     def buffered(self) -> int:
-        return sum(len(r.live) for r in self.rooms.values())
+        return sum(len(r.live) for r in self.rooms.values()) + len(self._revisions)
 
     def _backfill(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
         flushed = self._flush_room(room, r, now_ms)  # injected in seq order: these come first
@@ -335,13 +367,21 @@ class SyncCore:
             key=lambda e: e["seq"],
         )
         fresh = [e for e in events if e["seq"] > r.high]
+        revisions: dict[str, list[dict[str, Any]]] = {}  # the edits and deletes of its messages
+        raw_revisions = page.get("revisions")
+        for rev in raw_revisions if isinstance(raw_revisions, list) else []:
+            if isinstance(rev, dict) and isinstance(rev.get("target"), str):
+                revisions.setdefault(rev["target"], []).append(rev)
         effects: list[Effect] = []
         if fresh:
             # The page is the cloud's whole answer after ``high``: a seq it skips
             # does not exist there, so the cursor may pass it.
             r.seen = max(r.seen, fresh[-1]["seq"])
-            for chunk in _chunks(fresh, self.config.max_inject_bytes):
-                effects.append(self._inject(room, r, chunk, now_ms))
+            # Revisions go with their messages: the cursor passes a message only once they are in.
+            units = [{"m": e, "r": revisions.get(str(e.get("id")), [])} for e in fresh]
+            for chunk in _chunks(units, self.config.max_inject_bytes):
+                events = [u["m"] for u in chunk]
+                effects.append(self._inject(room, r, events, now_ms, [v for u in chunk for v in u["r"]]))
         if (page.get("hasMore") is True and fresh) or r.seen > r.high:  # more, or seen meanwhile
             effects += self._backfill(room, r, now_ms)
         return effects
@@ -364,14 +404,17 @@ class SyncCore:
             self._rooms_ms = now_ms - self.config.rooms_every_ms + self.config.backoff_min_ms
         return effects
 
-    def _inject(self, room: str, r: _Room, events: list[dict[str, Any]], now_ms: int) -> InjectMessages:
+    def _inject(
+        self, room: str, r: _Room, events: list[dict[str, Any]], now_ms: int,
+        revisions: list[dict[str, Any]] | None = None,
+    ) -> InjectMessages:  # fmt: skip
         request_id = self._next_id("i")
         r.high = max(r.high, events[-1]["seq"])
         r.waiting.append([request_id, events[-1]["seq"], False])
         self._injects[request_id] = room
         self._inject_ms[request_id] = now_ms
         self.counters.received += len(events)
-        return InjectMessages(request_id, events)
+        return InjectMessages(request_id, events, revisions or [])
 
     # -- the Router's answers
 
@@ -380,6 +423,11 @@ class SyncCore:
         if not isinstance(body, dict):
             return []
         request_id = body.get("requestId")
+        revisions = self._revision_injects.pop(request_id, None) if isinstance(request_id, str) else None
+        if revisions is not None:
+            if body.get("type") != "stored":
+                self._revisions += revisions[0]  # not stored: handed over again at the next flush
+            return []
         room = self._injects.pop(request_id, None) if isinstance(request_id, str) else None
         self._inject_ms.pop(request_id, None)  # type: ignore[arg-type]
         if room is None:
@@ -424,6 +472,10 @@ class SyncCore:
             self._sent_upto = 0  # everything still queued goes again
             self._backoff_ms = min(max(self._backoff_ms * 2, c.backoff_min_ms), c.backoff_max_ms)
             self._not_before_ms = now_ms + self._backoff_ms
+        for request_id, (events, sent) in list(self._revision_injects.items()):
+            if now_ms - sent >= c.inject_timeout_ms:  # unanswered: handed over again (stored once by id)
+                del self._revision_injects[request_id]
+                self._revisions += events
         for request_id, sent in list(self._inject_ms.items()):
             if now_ms - sent >= c.inject_timeout_ms and request_id in self._injects:
                 room = self._injects[request_id]
@@ -450,10 +502,11 @@ class SyncCore:
 
     def caught_up(self) -> bool:
         """Every room received as far as the cloud was known to have it."""
-        return all(
+        rooms = all(
             r.fetching is None and not r.waiting and not r.live and r.cursor >= r.seen
             for r in self.rooms.values()
         )
+        return rooms and not self._revisions and not self._revision_injects
 
 
 def state_event(core: SyncCore, backlog: int, oldest_ms: int | None, now_ms: int) -> dict[str, Any]:

@@ -129,6 +129,7 @@ class SyncService:
         self._unsaved: dict[str, int] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._unretired: list[str] = []
+        self._unretired_revisions: list[str] = []
         self._flush_due = False
         self._last_state: dict[str, Any] | None = None
         self._state_at = 0.0
@@ -240,7 +241,8 @@ class SyncService:
         if topic == topics.SYNC_STORED:
             return core.on_router(_json(payload), now)
         body = _json(payload)
-        if isinstance(body, dict) and body.get("type") == "message" and body.get("site") == self.site:
+        local_types = ("message", "messageEdited", "messageRemoved")  # made here: the outbox grew
+        if isinstance(body, dict) and body.get("type") in local_types and body.get("site") == self.site:
             self._outbox_dirty = True
         return []
 
@@ -250,14 +252,17 @@ class SyncService:
             match todo.popleft():
                 case SendUp(body=body):
                     self._send_up(body)
-                case InjectMessages(request_id=rid, messages=messages):
-                    todo.extend(await self._inject(rid, messages))
-                case RetireOutbox(ids=ids):
+                case InjectMessages(request_id=rid, messages=messages, revisions=revisions):
+                    todo.extend(await self._inject(rid, messages, revisions))
+                case RetireOutbox(ids=ids, revisions=revisions):
                     self._unretired += ids  # deleted after the next batch is on its way
+                    self._unretired_revisions += revisions
                 case SaveCursors(cursors=cursors):
                     self._unsaved.update(cursors)
 
-    async def _inject(self, request_id: str, messages: list[dict[str, Any]]) -> list[Effect]:
+    async def _inject(
+        self, request_id: str, messages: list[dict[str, Any]], revisions: list[dict[str, Any]]
+    ) -> list[Effect]:
         """Hand the Router what it does not have yet.  This site's own messages
         come back from the cloud's fan-out: already stored, they cost a read
         here instead of a write transaction there."""
@@ -267,25 +272,29 @@ class SyncService:
         except StoreError:
             present = set()
         missing = [m for m in messages if m.get("id") not in present]
-        if not missing:
+        if not missing and not revisions:
             return self.core.on_router({"type": "stored", "requestId": request_id}, self.clock())
         local = self._local
         if local is not None:  # else the Router cannot answer: the core's timeout rewinds
-            body = {"type": "inject", "requestId": request_id, "messages": missing}
+            body: dict[str, Any] = {"type": "inject", "requestId": request_id, "messages": missing}
+            if revisions:  # edits and deletes: merged by the Router, idempotent by id
+                body["revisions"] = revisions
             await local.publish(topics.SYNC_IN, encode(body), qos=1)
         return []
 
     async def _retire(self) -> None:
         """Delete acknowledged rows; if the store is busy, again at the next tick
         (left in place, they would only go up again)."""
-        if not self._unretired:
+        if not self._unretired and not self._unretired_revisions:
             return
         ids, self._unretired = self._unretired, []
+        revs, self._unretired_revisions = self._unretired_revisions, []
         try:
-            await self._store(self.store.outbox_done, ids)
+            await self._store(self.store.outbox_done, ids, revs)
         except StoreError as exc:
-            log.error("sync: cannot retire %d acknowledged messages yet: %s", len(ids), exc)
+            log.error("sync: cannot retire %d acknowledged messages yet: %s", len(ids) + len(revs), exc)
             self._unretired = ids + self._unretired
+            self._unretired_revisions = revs + self._unretired_revisions
         self._outbox_dirty = True
 
     async def _save_cursors(self) -> None:

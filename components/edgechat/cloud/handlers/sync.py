@@ -2,10 +2,12 @@
 
 Three requests, each answered on ``sync/{thing}/down``:
 
-* ``{"type":"sync","batchId","messages":[message events]}`` ->
-  ``{"type":"synced","batchId","accepted":[{"id","cloudSeq","duplicate"}],"rejected"?:[{"id","error"}]}``
+* ``{"type":"sync","batchId","messages":[message events],"revisions"?:[messageEdited/messageRemoved]}``
+  -> ``{"type":"synced","batchId","accepted":[{"id","cloudSeq","duplicate"}],"rejected"?:[{"id","error"}],
+  "revisions"?:{"accepted":[{"id","duplicate"}],"rejected":[{"id","error"}]}}``
 * ``{"type":"backfill","requestId","room","after","limit"}`` ->
-  ``{"type":"page","requestId","room","messages":[message events, cloud seq],"hasMore"}``
+  ``{"type":"page","requestId","room","messages":[message events, cloud seq],"revisions":[their
+  edits and deletes],"hasMore"}``
 * ``{"type":"rooms","requestId"}`` ->
   ``{"type":"roomsState","requestId","rooms":[{"room","lastSeq"}],"hasMore"}``
 
@@ -20,13 +22,18 @@ cannot fix it) and the rest of its batch is still taken.  ``backfill`` pages a
 room by cloud seq (``after`` = the core's cursor); pages and room lists are cut
 to fit IoT Core's 128 KB payload, ``hasMore`` says so.  A request that cannot
 be read at all is logged and dropped: nothing crashes on input.
+
+Edits and deletes (revisions) are stored after the batch's messages, once per
+revision id (the merge makes their order of arrival irrelevant: a delete wins
+and erases the text, else the greatest order key), acked, and announced on
+``chat/pub/{room}`` as ``messageEdited`` / ``messageRemoved`` (again on a resend).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from edgechat.cloud.handlers.deps import Deps, from_env
@@ -34,6 +41,7 @@ from edgechat.cloud.handlers.events import BadEvent, SyncUp
 from edgechat.core import names, remote, topics
 from edgechat.core.clock import hlc_of
 from edgechat.core.errors import ClientError
+from edgechat.core.lifecycle import Revision
 from edgechat.core.protocol import Message, encode
 from edgechat.core.router import _fitting
 
@@ -59,6 +67,29 @@ def parse_message(raw: Any, limits_text: int) -> Message:
         raise BadEvent(str(exc)) from exc
 
 
+def parse_revision(raw: Any, limits_text: int) -> Revision:
+    """An edit or delete made elsewhere, validated like the edge Router does."""
+    try:
+        return remote.parse_revision(raw, limits_text)
+    except remote.BadRemoteMessage as exc:
+        raise BadEvent(str(exc)) from exc
+
+
+def _each(raws: list[Any], parse: Any) -> tuple[list[Any], list[dict[str, str]]]:
+    """Parse each item; a bad one with a readable id is rejected by it, one
+    without makes the whole batch unreadable (nothing to answer it by)."""
+    good, rejected = [], []
+    for raw in raws:
+        try:
+            good.append(parse(raw))
+        except BadEvent as exc:
+            mid = raw.get("id") if isinstance(raw, dict) else None
+            if not isinstance(mid, str) or not names.MESSAGE_ID_RE.fullmatch(mid):
+                raise
+            rejected.append({"id": mid, "error": str(exc)})
+    return good, rejected
+
+
 # --- requests, parsed once ----------------------------------------------------
 
 
@@ -67,6 +98,8 @@ class SyncBatch:
     batch_id: str
     messages: list[Message]
     rejected: list[dict[str, str]]  # {"id", "error"} of messages that failed validation
+    revisions: list[Revision] = field(default_factory=list)
+    revisions_rejected: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +137,14 @@ def parse_request(payload: bytes, limits_text: int) -> SyncRequest:
         match body.get("type"):
             case "sync":
                 batch_id = names.client_id(body.get("batchId"), "batchId")
-                raw_messages = body.get("messages")
-                if not isinstance(raw_messages, list) or len(raw_messages) > MAX_BATCH:
-                    raise BadEvent(f"messages: a list of at most {MAX_BATCH}")
-                messages, rejected = [], []
-                for raw in raw_messages:
-                    try:
-                        messages.append(parse_message(raw, limits_text))
-                    except BadEvent as exc:
-                        mid = raw.get("id") if isinstance(raw, dict) else None
-                        if not isinstance(mid, str) or not names.MESSAGE_ID_RE.fullmatch(mid):
-                            raise  # nothing to answer it by: the whole batch is unreadable
-                        rejected.append({"id": mid, "error": str(exc)})
-                return SyncBatch(batch_id, messages, rejected)
+                raw_messages, raw_revisions = body.get("messages"), body.get("revisions", [])
+                if not isinstance(raw_messages, list) or not isinstance(raw_revisions, list):
+                    raise BadEvent("messages, revisions: lists")
+                if len(raw_messages) + len(raw_revisions) > MAX_BATCH:
+                    raise BadEvent(f"messages and revisions: at most {MAX_BATCH} in all")
+                messages, rejected = _each(raw_messages, lambda m: parse_message(m, limits_text))
+                revisions, refused = _each(raw_revisions, lambda r: parse_revision(r, limits_text))
+                return SyncBatch(batch_id, messages, rejected, revisions, refused)
             case "backfill":
                 limit = _nonneg_int(body, "limit", DEFAULT_PAGE)
                 if not 1 <= limit <= MAX_PAGE:
@@ -153,16 +181,44 @@ def ingest(batch: SyncBatch, deps: Deps) -> dict[str, Any]:
     if batch.rejected:
         ack["rejected"] = batch.rejected
         log.warning("batch %s: rejected %s", batch.batch_id, batch.rejected)
+    if batch.revisions or batch.revisions_rejected:
+        ack["revisions"] = _revise(batch, deps)
     return ack
+
+
+def _revise(batch: SyncBatch, deps: Deps) -> dict[str, Any]:
+    """Store the batch's edits and deletes (after its messages: a revision of a
+    message not here yet is kept and merged when it comes) and announce them."""
+    revised = deps.store.revise(batch.revisions)  # StoreError propagates: retried, idempotent by id
+    if batch.revisions:
+        latest, now = max(hlc_of(r.order_key) for r in batch.revisions), deps.now_ms()
+        deps.state.save_clock(deps.state.load_clock().observe(remote.observable(latest, now), now))
+    for stored, _, _ in revised:
+        # Every one, a resend's too (at least once, like messages); receivers
+        # merge by id, so one that changes nothing here changes nothing there.
+        deps.publish(topics.room_pub(stored.room), encode(stored.to_event()))
+    if batch.revisions_rejected:
+        log.warning("batch %s: rejected revisions %s", batch.batch_id, batch.revisions_rejected)
+    accepted = [{"id": r.id, "duplicate": not created} for r, created, _ in revised]
+    return {"accepted": accepted, "rejected": batch.revisions_rejected}
 
 
 def page(q: Backfill, deps: Deps) -> dict[str, Any]:
     messages, more = deps.store.history(q.room, after=q.after, limit=q.limit)
-    events = _fitting([m.to_event() for m in messages], PAYLOAD_BUDGET)
+    # Each message with its edits and deletes: a site that gets a message late
+    # (it missed the live announcements) merges them to the same text.
+    revisions = [r.to_event() for r in deps.store.revisions_of(messages)]
+    events = _fitting([m.to_event() for m in messages], PAYLOAD_BUDGET - _size(revisions))
+    ids = {e["id"] for e in events}
     return {
         "type": "page", "requestId": q.request_id, "room": q.room, "messages": events,
+        "revisions": [r for r in revisions if r["target"] in ids],
         "hasMore": more or len(events) < len(messages),
     }  # fmt: skip
+
+
+def _size(events: list[dict[str, Any]]) -> int:
+    return len(encode({"l": events}))
 
 
 def rooms_state(q: RoomsQuery, deps: Deps) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""SyncFunction and edits/deletes made at sites (issue 9), on DynamoDB (moto)."""
+
+from edgechat.core.clock import Hlc, order_key
+from tests.cloud.test_other_handlers import site_message
+from tests.cloud.test_sync_handler import _up
+
+
+def site_revision(
+    rid: str, target: str, wall: int, text: str | None = "edited", site: str = "site-a"
+) -> dict:
+    event = {"type": "messageEdited" if text is not None else "messageRemoved", "id": rid, "target": target,
+             "room": "lobby", "ts": wall, "orderKey": order_key(Hlc(wall, 0), site, rid), "site": site,
+             "clientId": "ann"}  # fmt: skip
+    if text is not None:
+        event["text"] = text
+    return event
+
+
+def announced(cloud, kind: str) -> list[str]:
+    return [e["id"] for e in cloud.on("chat/pub/lobby") if e["type"] == kind]
+
+
+def test_edits_and_deletes_are_stored_once_merged_announced_and_acked(cloud):
+    secret = "the words that must go"
+    m1, m2 = {**site_message("m0000001", 100), "text": secret}, site_message("m0000002", 101)
+    batch = {"type": "sync", "batchId": "b1", "messages": [m1, m2],
+             "revisions": [site_revision("e0000002", "m0000002", 300, "newest"),
+                           site_revision("e0000001", "m0000002", 200, "older"),  # later, older: loses
+                           site_revision("d0000001", "m0000001", 150, None)]}  # fmt: skip
+    (ack,) = _up(cloud, batch)
+    ids = ["e0000002", "e0000001", "d0000001"]
+    assert ack["revisions"] == {"accepted": [{"id": i, "duplicate": False} for i in ids], "rejected": []}
+    store = cloud.deps.store
+    assert store.get("m0000002").text == "newest"
+    gone = store.get("m0000001")
+    assert gone.deleted and gone.text == ""
+    assert secret not in str(cloud.db.scan(TableName=cloud.table)["Items"])  # nowhere in DynamoDB
+    assert announced(cloud, "messageEdited") == ["e0000002", "e0000001"]
+    assert announced(cloud, "messageRemoved") == ["d0000001"]
+    (again,) = _up(cloud, batch)  # a resend: acked as duplicates, nothing changes, announced again
+    assert [a["duplicate"] for a in again["revisions"]["accepted"]] == [True, True, True]
+    assert store.get("m0000002").text == "newest"
+
+
+def test_a_revision_that_comes_before_its_message_is_merged_when_the_message_comes(cloud):
+    early = site_revision("e0000001", "m0000001", 300, "later words")
+    (ack,) = _up(cloud, {"type": "sync", "batchId": "b1", "messages": [], "revisions": [early]})
+    assert ack["revisions"]["accepted"] == [{"id": "e0000001", "duplicate": False}]
+    assert cloud.deps.store.get("m0000001") is None
+    _up(cloud, {"type": "sync", "batchId": "b2", "messages": [site_message("m0000001", 100)]})
+    assert cloud.deps.store.get("m0000001").text == "later words"
+    # a backfill page carries the message with its revisions
+    (page,) = _up(cloud, {"type": "backfill", "requestId": "r1", "room": "lobby", "after": 0})
+    assert [m["text"] for m in page["messages"]] == ["later words"]
+    assert [r["id"] for r in page["revisions"]] == ["e0000001"]
+
+
+def test_a_bad_revision_is_rejected_by_its_id_and_the_rest_of_the_batch_taken(cloud):
+    bad = {**site_revision("e0000002", "m0000001", 201), "orderKey": "nonsense"}
+    batch = {"type": "sync", "batchId": "b1", "messages": [site_message("m0000001", 100)],
+             "revisions": [site_revision("e0000001", "m0000001", 200), bad]}  # fmt: skip
+    (ack,) = _up(cloud, batch)
+    assert [a["id"] for a in ack["accepted"]] == ["m0000001"]
+    assert [a["id"] for a in ack["revisions"]["accepted"]] == ["e0000001"]
+    assert [r["id"] for r in ack["revisions"]["rejected"]] == ["e0000002"]
+    # more than a batch in all, or a revision without a readable id: dropped whole, unanswered
+    many = {"type": "sync", "batchId": "b2", "messages": [site_message("m0000003", 1)] * 60,
+            "revisions": [site_revision("e0000003", "m0000001", 1)] * 41}  # fmt: skip
+    assert _up(cloud, many) == []
+    assert _up(cloud, {"type": "sync", "batchId": "b3", "messages": [], "revisions": [{"id": 7}]}) == []
