@@ -160,6 +160,11 @@ class Settings:
             self.sync_endpoint  # noqa: B018 - validates
         if self.sync_thing and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.sync_thing):
             raise ValueError("sync_thing: 1-64 characters from A-Z a-z 0-9 _ -")
+        bucket = self.sync_pictures_bucket
+        if bucket and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):  # S3's naming rules
+            raise ValueError("sync_pictures_bucket: 3-63 characters from a-z 0-9 . - (an S3 bucket name)")
+        if self.sync_s3_endpoint_url and not re.fullmatch(r"https?://[^\s/?#]+/?", self.sync_s3_endpoint_url):
+            raise ValueError("sync_s3_endpoint_url: http(s)://host[:port]")
 
     @property
     def sync_endpoint(self) -> tuple[str, int] | None:

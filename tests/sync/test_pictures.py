@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from edgechat.core.attachments import Attachment
 from edgechat.core.clock import Hlc, order_key
 from edgechat.core.lifecycle import EDIT, Revision
 from edgechat.core.protocol import Message
+from edgechat.settings import Settings
 from edgechat.sync.core import SendUp, SyncConfig, SyncCore
 from edgechat.sync.pictures import PictureConfig, PictureGate, pictures_off, status_line
+from edgechat.sync.wiring import picture_sync
 
 NONE: frozenset[str] = frozenset()
 
@@ -163,3 +167,15 @@ def test_an_edit_of_a_message_waiting_for_its_picture_waits_with_it_and_goes_aft
     assert [r.id for _, r in got.ready] == ["msg00002", "rev00002"] and got.passed == 4
     gate.uploaded(sha("cat"), "put")
     assert [r.id for _, r in gate.release()] == ["msg00001", "rev00001"]
+
+
+def test_the_pictures_settings_are_checked_and_no_bucket_means_no_picture_sync(tmp_path) -> None:
+    for bad in ({"sync_pictures_bucket": "My_Pictures"}, {"sync_s3_endpoint_url": "moto:5000"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Settings(**bad)
+    assert picture_sync(Settings(data_dir=tmp_path)) is None
+    settings = Settings(data_dir=tmp_path, sync_pictures_bucket="edgechat-pictures",
+                        sync_s3_endpoint_url="http://127.0.0.1:1", sync_s3_region="eu-west-1")  # fmt: skip
+    sync = picture_sync(settings)
+    assert sync is not None and sync.status()["bucket"] == "edgechat-pictures"
+    assert sync.s3.client.meta.region_name == "eu-west-1"
