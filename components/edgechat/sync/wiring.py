@@ -4,6 +4,7 @@ component's main, as a child process) and the Sync component under Greengrass.""
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from edgechat.broker import system_password
@@ -41,6 +42,31 @@ def uplink_for(settings: Settings, ipc: Any = None) -> tuple[Uplink, str]:
     return uplink, settings.thing
 
 
+class _S3Client:
+    """boto3's S3 client, made at the first upload on the uploader's thread:
+    importing boto3 and making a client costs about a second of CPU here, which
+    a Sync (re)start should not wait for, and most cores share few pictures."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.endpoint, self.region = settings.sync_s3_endpoint_url or None, settings.sync_s3_region or None
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                # Fail fast and let PictureGate's backoff retry: no upload waits minutes in botocore.
+                retries: Any = {"max_attempts": 2, "mode": "standard"}
+                config = Config(connect_timeout=5, read_timeout=60, retries=retries)
+                self._client = boto3.client(
+                    "s3", endpoint_url=self.endpoint, region_name=self.region, config=config
+                )
+        return getattr(self._client, name)
+
+
 def picture_sync(settings: Settings) -> PictureSync | None:
     """Pictures to S3 when ``sync_pictures_bucket`` is set.  boto3's own chain
     finds the credentials: under Greengrass the Token Exchange Service (the
@@ -48,19 +74,11 @@ def picture_sync(settings: Settings) -> PictureSync | None:
     standalone the environment, ~/.aws or an instance role."""
     if not settings.sync_pictures_bucket:
         return None
-    import boto3
-    from botocore.config import Config
-
     from edgechat.labeler.intake import PictureStore
     from edgechat.labeler.s3 import Ledger, S3Pictures
 
-    client = boto3.client(
-        "s3", endpoint_url=settings.sync_s3_endpoint_url or None, region_name=settings.sync_s3_region or None,
-        # Fail fast and let PictureGate's backoff retry: an upload never waits minutes in botocore.
-        config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}),
-    )  # fmt: skip
     root = settings.paths.root  # the Web service's picture store is here
-    pictures = S3Pictures(client, settings.sync_pictures_bucket, PictureStore.in_data_dir(root))
+    pictures = S3Pictures(_S3Client(settings), settings.sync_pictures_bucket, PictureStore.in_data_dir(root))
     return PictureSync(pictures, Ledger.in_data_dir(root))
 
 
