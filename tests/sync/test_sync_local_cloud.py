@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from edgechat.cloud.dynamo import DynamoStore
 from edgechat.cloud.local import certs
 from edgechat.cloud.local.up import issue_core_certificate
+from edgechat.faults import LinkProxy
 from edgechat.faults.process import kill9, wait_gone
 from tests.support.edge import ChatClient, Edge, free_port, start_edge
 from tests.support.moto import client
@@ -36,6 +38,7 @@ class Site:
     table: DynamoStore
     offline_ids: list[str]
     ann: ChatClient
+    proxy: LinkProxy  # between the edge and the cloud's broker
 
 
 def wait_until(
@@ -82,8 +85,11 @@ def site(tmp_path_factory, moto_url) -> Iterator[Site]:
     ca = certs.ensure_ca(cloud_dir / "ca")
     cert = issue_core_certificate(cloud_dir / "ca", "site-a")
     base = free_port()
+    # on a port clear of the cloud's five (base..base+4), which are free only until it starts
+    proxy_port = next(p for p in iter(free_port, None) if not base <= p < base + 5)
+    proxy = LinkProxy(("127.0.0.1", base + 2), port=proxy_port).start()
     settings = {
-        "site_id": "site-a", "sync_url": f"mqtts://127.0.0.1:{base + 2}", "sync_thing": "site-a",
+        "site_id": "site-a", "sync_url": f"mqtts://127.0.0.1:{proxy.port}", "sync_thing": "site-a",
         "sync_cert_file": str(cert.cert), "sync_key_file": str(cert.key), "sync_ca_file": str(ca.cert),
         "rate": {"per_second": 0, "burst": 1},  # bursts of messages from one test client
     }  # fmt: skip
@@ -112,10 +118,11 @@ def site(tmp_path_factory, moto_url) -> Iterator[Site]:
         assert line.startswith("edgechat cloud ready "), line + proc.stderr.read()  # type: ignore[union-attr]
         cloud = dict(part.split("=", 1) for part in line.split()[3:])
         table = DynamoStore(client(moto_url, "dynamodb"), cloud["table"])
-        yield Site(edge, cloud, table, offline, ann)
+        yield Site(edge, cloud, table, offline, ann, proxy)
         ann.close()
     finally:
         edge.stop()
+        proxy.stop()
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=20)
@@ -132,14 +139,19 @@ def test_messages_made_offline_reach_dynamodb_once_and_the_backlog_empties(site)
     assert status["cursors"][ROOM] == len(site.offline_ids)
 
 
-def test_a_cloud_browsers_message_reaches_the_edge_room(site):
-    wait_until(lambda: sync_state(site.edge).get("connected"), 60, "connected")
+def cloud_browser(site: Site) -> ChatClient:
+    """Someone in the cloud's web app (WebSockets, a session login)."""
     with urllib.request.urlopen(
         urllib.request.Request(f"{site.cloud['web']}/api/session", b"{}"), timeout=10
     ) as r:
         creds = json.loads(r.read())
     ws_port = int(site.cloud["ws"].rsplit(":", 1)[1].split("/")[0])
-    bob = signed_in(ws_port, creds["username"], creds["password"], transport="websockets")
+    return signed_in(ws_port, creds["username"], creds["password"], transport="websockets")
+
+
+def test_a_cloud_browsers_message_reaches_the_edge_room(site):
+    wait_until(lambda: sync_state(site.edge).get("connected"), 60, "connected")
+    bob = cloud_browser(site)
     try:
         bob.send({"type": "message", "id": "fromcloud0001", "room": ROOM, "text": "hello from the cloud"})
         ((_, seen),) = site.ann.wait_for(
@@ -180,3 +192,62 @@ def test_sync_killed_mid_drain_loses_nothing_and_doubles_nothing(site):
     assert len(ids) == len(set(ids))
     edge_ids = [mid for mid, _ in site.edge.stored(ROOM)]
     assert len(edge_ids) == len(set(edge_ids)) and set(edge_ids) == set(ids)
+
+
+def said(client: ChatClient, *requests: dict[str, Any]) -> None:
+    """Send requests and wait for each one's ack."""
+    for request in requests:
+        client.send(request)
+    ids = {r["id"] for r in requests}
+    client.wait_for(lambda t, b: b.get("type") == "ack" and b.get("id") in ids, count=len(ids), timeout_s=20)
+
+
+def test_an_edit_and_a_delete_made_while_the_cloud_is_away_reach_dynamodb(site):
+    wait_until(lambda: sync_state(site.edge).get("synced"), 60, "synced")
+    secret = f"secret-{uuid.uuid4().hex}"
+    said(site.ann, {"type": "message", "id": "away0001", "room": ROOM, "text": secret},
+         {"type": "message", "id": "away0002", "room": ROOM, "text": "to be edited"})  # fmt: skip
+    wait_until(lambda: site.table.get("away0001") and site.table.get("away0002"), 60, "in the cloud")
+    wait_until(lambda: sync_state(site.edge).get("backlog") == 0, 30, "acked", site.edge)
+    site.proxy.cut()
+    wait_until(lambda: sync_state(site.edge).get("connected") is False, 30, "cut off", site.edge)
+    said(site.ann, {"type": "edit", "id": "awayedit01", "target": "away0002", "room": ROOM,
+                    "text": "edited while the cloud was away"},
+         {"type": "delete", "id": "awaydel001", "target": "away0001", "room": ROOM})  # fmt: skip
+    wait_until(lambda: sync_state(site.edge).get("backlog") == 2, 10, "queued", site.edge)
+    assert site.table.get("away0001").text == secret  # nothing went meanwhile
+    site.proxy.restore()
+    wait_until(lambda: sync_state(site.edge).get("synced"), 60, "synced again", site.edge)
+    edited = site.table.get("away0002")
+    assert (edited.text, edited.edited) == ("edited while the cloud was away", True)
+    gone = site.table.get("away0001")
+    assert gone.deleted and gone.text == ""
+    items = site.table._db.scan(TableName=site.table.table)["Items"]
+    assert secret not in json.dumps(items)  # not in any item: message, id item or revision
+
+
+def test_a_cloud_browsers_edit_and_delete_reach_the_edge_room_and_store(site):
+    wait_until(lambda: sync_state(site.edge).get("synced"), 60, "synced")
+    secret = f"secret-{uuid.uuid4().hex}"
+    bob = cloud_browser(site)
+    try:
+        said(bob, {"type": "message", "id": "cloudsecret1", "room": ROOM, "text": secret},
+             {"type": "message", "id": "cloudedit001", "room": ROOM, "text": "first words"})  # fmt: skip
+        site.ann.wait_for(lambda t, b: b.get("id") in ("cloudsecret1", "cloudedit001"), count=2, timeout_s=20)
+        store = site.edge.data_dir / "store"
+        assert any(secret.encode() in f.read_bytes() for f in store.iterdir())  # the search can find it
+        said(bob, {"type": "edit", "id": "cloudedit002", "target": "cloudedit001", "room": ROOM,
+                   "text": "second thoughts"},
+             {"type": "delete", "id": "clouddel001", "target": "cloudsecret1", "room": ROOM})  # fmt: skip
+        ((_, edit),) = site.ann.wait_for(lambda t, b: b.get("id") == "cloudedit002", timeout_s=20)
+        ((_, gone),) = site.ann.wait_for(lambda t, b: b.get("id") == "clouddel001", timeout_s=20)
+        assert (edit["type"], edit["target"], edit["text"], edit["site"]) == (
+            "messageEdited", "cloudedit001", "second thoughts", "cloud",
+        )  # fmt: skip
+        assert (gone["type"], gone["target"]) == ("messageRemoved", "cloudsecret1")
+        rows = dict(site.edge.query("SELECT id, text FROM messages WHERE id LIKE 'cloud%'"))
+        assert rows["cloudedit001"] == "second thoughts" and rows["cloudsecret1"] == ""
+        wait_until(lambda: not any(secret.encode() in f.read_bytes() for f in store.iterdir()), 10,
+                   "the deleted words gone from the store's files")  # fmt: skip
+    finally:
+        bob.close()
