@@ -101,6 +101,11 @@ def check_router_cpu(r):
     assert step["routerCpuMsPerMessage"] > 0
 
 
+def check_sync_pictures(r):
+    n = r["config"]["pictures"]
+    assert n > 0 and r["bare"]["perS"] > 0 and r["sync"]["perS"] > 0 and r["ratio"] > 0
+
+
 def check_soak(r):
     assert len(r["samples"]) == r["config"]["steps"] and r["sent"] > 0
     assert r["lost"] == 0 and r["routerErrors"] == 0 and r["acked"] == r["sent"]
