@@ -38,6 +38,7 @@ class Chatter:
         self.lock = threading.Lock()
         self.attempted: dict[str, str] = {}  # id -> room
         self.acked: set[str] = set()
+        self.revisions: dict[str, dict[str, Any]] = {}  # edits and deletes: id -> request
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=self.id, protocol=mqtt.MQTTv5, transport=transport
         )
@@ -70,15 +71,29 @@ class Chatter:
         self._publish({"type": "message", "id": mid, "room": room, "text": f"{self.name} says {mid}"})
         return mid
 
+    def revise(self, room: str, target: str, text: str | None = None) -> str:
+        """Edit ``target`` to ``text``, or delete it (None); resent like a message until acked."""
+        rid = f"{self.name}-r{uuid.uuid4().hex[:11]}"
+        body = {"type": "edit" if text is not None else "delete", "id": rid, "target": target, "room": room}
+        if text is not None:
+            body["text"] = text
+        with self.lock:
+            self.revisions[rid] = body
+        self._publish(body)
+        return rid
+
     def resend(self) -> None:
         with self.lock:
             todo = [(m, r) for m, r in self.attempted.items() if m not in self.acked]
+            revisions = [b for rid, b in self.revisions.items() if rid not in self.acked]
         for mid, room in todo:
             self._publish({"type": "message", "id": mid, "room": room, "text": f"{self.name} says {mid}"})
+        for body in revisions:
+            self._publish(body)
 
     def unacked(self) -> int:
         with self.lock:
-            return len(set(self.attempted) - self.acked)
+            return len((set(self.attempted) | set(self.revisions)) - self.acked)
 
     def wait_acked(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -140,6 +155,28 @@ class Sites:
             "site-b": {room: by_order_key(self.b.ordered(room)) for room in self.rooms},
             "cloud": cloud,
         }
+
+    def texts(self) -> dict[str, dict[str, str | None]]:
+        """Per replica, each message's merged text (None: deleted), over this test's rooms."""
+        marks = ",".join("?" * len(self.rooms))
+        sql = f"SELECT id, CASE WHEN deleted_key IS NULL THEN text END FROM messages WHERE room IN ({marks})"
+        store = self.dynamodb()
+        cloud = {
+            m.id: None if m.deleted else m.text
+            for room in self.rooms
+            for m in store.history(room, after=0, limit=5000)[0]
+        }
+        return {"site-a": dict(self.a.query(sql, self.rooms)), "site-b": dict(self.b.query(sql, self.rooms)),
+                "cloud": cloud}  # fmt: skip
+
+    def same_texts(self, timeout_s: float) -> dict[str, dict[str, str | None]]:
+        """Wait until every replica shows every message with the same merged text."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            texts = self.texts()
+            if texts["site-a"] == texts["site-b"] == texts["cloud"] or time.monotonic() > deadline:
+                return texts
+            time.sleep(0.5)
 
     def sent(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
         """(acked, attempted), room -> ids, over every chatter."""

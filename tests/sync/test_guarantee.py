@@ -54,9 +54,14 @@ def test_a_partitioned_site_converges_with_nothing_lost_or_doubled(sites, partit
     chat(everyone, rooms, 2)  # linked
     for c in everyone:
         c.wait_acked()
+    linked = {c.name: list(c.attempted.items()) for c in everyone}  # (id, room), in the order said
 
     getattr(sites.proxy, partition)()
     during = {c.name: [c.say(r) for _ in range(4) for r in rooms] for c in everyone}
+    # edits and deletes made on A while it is cut off go up through its outbox
+    (a_edited, room_1), (a_deleted, room_2) = linked["ann"][:2]
+    ann.revise(room_1, a_edited, "ann changed her mind")
+    ann.revise(room_2, a_deleted)
     for c in everyone:
         c.wait_acked()  # A's people are answered by A alone: a site chats on its own
     time.sleep(1.0)
@@ -72,6 +77,18 @@ def test_a_partitioned_site_converges_with_nothing_lost_or_doubled(sites, partit
     acked, _ = sites.sent()
     assert all(len(acked[r]) == 3 * 7 for r in rooms)  # every send acked, and counted in the check
     assert report.rooms == {r: 21 for r in rooms}
+    # and once linked, a site's edit and a cloud browser's delete reach every replica live
+    sites.wait_connected(sites.a)
+    (b_edited, room_3), (c_deleted, room_4) = linked["bob"][0], linked["cat"][0]
+    bob.revise(room_3, b_edited, "bob changed his mind")
+    cat.revise(room_4, c_deleted)
+    for c in everyone:
+        c.wait_acked()
+    texts = sites.same_texts(CONVERGE_S)
+    assert texts["site-a"] == texts["site-b"] == texts["cloud"], "merged texts differ"
+    merged = texts["cloud"]
+    assert (merged[a_edited], merged[b_edited]) == ("ann changed her mind", "bob changed his mind")
+    assert merged[a_deleted] is None and merged[c_deleted] is None
 
 
 def test_kill_9_during_the_drain_loses_and_doubles_nothing(sites):
