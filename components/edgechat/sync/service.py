@@ -272,6 +272,7 @@ class SyncService:
         except StoreError:
             present = set()
         missing = [m for m in messages if m.get("id") not in present]
+        revisions = [r for r in revisions if r.get("site") != self.site]  # ours are stored here already
         if not missing and not revisions:
             return self.core.on_router({"type": "stored", "requestId": request_id}, self.clock())
         local = self._local
