@@ -1,7 +1,7 @@
 """One edge site syncing with the local cloud (`edgechat cloud up`): messages
 made while the cloud was away reach DynamoDB once; a cloud browser's message
 reaches the edge room; Sync killed (-9) in the middle of a drain loses and
-doubles nothing.  The two-site partition tests are in tests/faults/."""
+doubles nothing.  The two-site partition tests are in tests/sync/test_guarantee.py."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -84,10 +85,8 @@ def site(tmp_path_factory, moto_url) -> Iterator[Site]:
     cloud_dir = root / "cloud"
     ca = certs.ensure_ca(cloud_dir / "ca")
     cert = issue_core_certificate(cloud_dir / "ca", "site-a")
-    base = free_port()
-    # on a port clear of the cloud's five (base..base+4), which are free only until it starts
-    proxy_port = next(p for p in iter(free_port, None) if not base <= p < base + 5)
-    proxy = LinkProxy(("127.0.0.1", base + 2), port=proxy_port).start()
+    # The cloud's ports are known once it is up; until then the link leads nowhere.
+    proxy = LinkProxy(("127.0.0.1", free_port())).start()
     settings = {
         "site_id": "site-a", "sync_url": f"mqtts://127.0.0.1:{proxy.port}", "sync_thing": "site-a",
         "sync_cert_file": str(cert.cert), "sync_key_file": str(cert.key), "sync_ca_file": str(ca.cert),
@@ -111,12 +110,13 @@ def site(tmp_path_factory, moto_url) -> Iterator[Site]:
         assert state["connected"] is False and state["synced"] is False and state["lagMs"] >= 0
         proc = subprocess.Popen(
             [sys.executable, "-m", "edgechat", "cloud", "up", "--data-dir", str(cloud_dir),
-             "--moto-url", moto_url, "--port-base", str(base)],
+             "--moto-url", moto_url],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         line = proc.stdout.readline()  # type: ignore[union-attr]
         assert line.startswith("edgechat cloud ready "), line + proc.stderr.read()  # type: ignore[union-attr]
         cloud = dict(part.split("=", 1) for part in line.split()[3:])
+        proxy.target = ("127.0.0.1", urlsplit(cloud["mqtts"]).port)
         table = DynamoStore(client(moto_url, "dynamodb"), cloud["table"])
         yield Site(edge, cloud, table, offline, ann, proxy)
         ann.close()
