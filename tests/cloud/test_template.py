@@ -47,3 +47,44 @@ def test_the_rules_are_in_the_sql_subset_the_local_cloud_runs():
     }  # fmt: skip
     for spec in specs:
         iotsql.parse(spec.sql)
+
+
+def test_cloud_browsers_read_pictures_through_cloudfront_only():
+    from edgechat.labeler.s3 import object_key
+    from edgechat.web.pictures import PICTURE_HEADERS
+
+    res = template.load()["Resources"]
+    dist = res["WebDistribution"]["Properties"]["DistributionConfig"]
+    origin = next(o for o in dist["Origins"] if o["Id"] == "pictures")
+    assert origin["DomainName"] == {"Fn::GetAtt": ["PicturesBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["PicturesOriginAccessControl", "Id"]}
+    (behaviour,) = dist["CacheBehaviors"]
+    assert behaviour["PathPattern"] == "/pictures/*" and behaviour["TargetOriginId"] == "pictures"
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["CachePolicyId"] == dist["DefaultCacheBehavior"]["CachePolicyId"]  # CachingOptimized
+    # the keys Sync puts are the paths the app asks for (the behaviour's pattern)
+    sha = "a" * 64
+    assert f"/{object_key(sha, 'jpg')}".startswith("/pictures/")
+    assert f"/{object_key(sha, 'jpg', thumbnail=True)}" == f"/pictures/{sha}/thumb"
+    # the edge's picture headers: sandboxed, nosniff; the app's other security headers
+    headers = res[behaviour["ResponseHeadersPolicyId"]["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = headers["SecurityHeadersConfig"]
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert csp == PICTURE_HEADERS["Content-Security-Policy"]
+    app_security = res["WebHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert {k: v for k, v in security.items() if k != "ContentSecurityPolicy"} == {
+        k: v for k, v in app_security.items() if k != "ContentSecurityPolicy"
+    }
+    # the bucket lets only this distribution read, only pictures/*, and only over TLS
+    statements = res["PicturesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (read,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"} and read["Action"] == "s3:GetObject"
+    assert read["Resource"] == {"Fn::Sub": "${PicturesBucket.Arn}/pictures/*"}
+    source = read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":distribution/${WebDistribution}")
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in statements)  # fmt: skip
+    # the app's pages may show them: same origin
+    assert "img-src 'self'" in res["WebHeaders"]["Properties"]["ResponseHeadersPolicyConfig"][
+        "SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]  # fmt: skip
