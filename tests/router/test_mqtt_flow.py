@@ -49,3 +49,25 @@ def test_reading_pauses_above_twice_the_receive_maximum_and_resumes_when_drained
         assert transport.written == b"".join(wire.puback_packet(mid) for mid in range(1, 31))
 
     asyncio.run(scenario())
+
+
+def test_a_writer_waits_for_room_until_the_brokers_pubacks_come():
+    async def scenario() -> None:
+        client = LeanClient("127.0.0.1", 1, client_id="c", username="u", password="p", max_held=4)
+        transport = _Transport()
+        client.connection_made(transport)
+        client._send_quota = 2  # as if the broker's CONNACK said Receive Maximum 2
+        for n in range(6):
+            assert client.publish("chat/pub/r", b"%d" % n)
+        assert client.backlog == 4  # two in flight, four held: no room
+        waiting = asyncio.ensure_future(client.room())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        client.data_received(bytes([wire.PUBACK << 4, 2, 0, 1, wire.PUBACK << 4, 2, 0, 2]))
+        await asyncio.sleep(0)
+        assert waiting.done() and client.backlog == 2
+        await asyncio.sleep(0)
+        sent = [p.payload for p in wire.Reader().feed(bytes(transport.written))]
+        assert sent == [b"0", b"1", b"2", b"3"]  # in order, two more once the broker had room
+
+    asyncio.run(scenario())

@@ -1,14 +1,16 @@
 """soak: a steady chat for a long time (30 minutes at 500 msg/s by default)
 with clients coming and going, sampled every minute: resident memory must stay
 flat after warm-up (under 10 % growth), nothing lost, no errors.  Not part of
-``all``: run ``edgechat bench soak`` on its own."""
+``all``: run ``edgechat bench soak`` on its own (``EDGECHAT_SOAK_STEPS=10`` for
+ten minutes)."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,8 @@ class _Churn:
 
 def run(work: Path, quick: bool) -> dict[str, Any]:
     cfg = QUICK if quick else FULL
+    if os.environ.get("EDGECHAT_SOAK_STEPS"):  # a shorter soak: one step is a minute
+        cfg = replace(cfg, steps=int(os.environ["EDGECHAT_SOAK_STEPS"]))
     room_names = clients.rooms(cfg.rooms)
     samples: list[dict[str, Any]] = []
     with Stack(work / "soak") as stack:

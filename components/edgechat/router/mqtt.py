@@ -13,7 +13,9 @@ waits in the broker, which sends at most ``receive_maximum`` unacknowledged),
 and at most the broker's Receive Maximum of our publishes in flight.  The
 broker does not always keep to our Receive Maximum (Mosquitto 2.0.11 sent the
 Router 10,000 unacknowledged messages in a soak), so reading pauses while more
-than twice that many wait: TCP, then the broker's queue, hold the rest.
+than twice that many wait: TCP, then the broker's queue, hold the rest.  At
+most ``max_held`` publishes wait for the broker's window; ``room()`` is the
+writer's backpressure.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class LeanClient(asyncio.Protocol):
     def __init__(
         self, host: str, port: int, *, client_id: str, username: str, password: str,
         keepalive_s: int = 30, clean_start: bool = False, session_expiry_s: int = 0,
-        receive_maximum: int = 100,
+        receive_maximum: int = 100, max_held: int = 1000,
     ) -> None:  # fmt: skip
         self.host, self.port = host, port
         self._connect = wire.connect_packet(
@@ -68,6 +70,9 @@ class LeanClient(asyncio.Protocol):
         self._max_packet = wire.MAX_REMAINING
         self._idle = asyncio.Event()  # every publish acknowledged
         self._idle.set()
+        self._max_held = max_held
+        self._room = asyncio.Event()  # fewer than max_held publishes wait for the broker
+        self._room.set()
         self._last_read = 0.0
         self._keepalive: asyncio.Task[None] | None = None
         self.refused = 0  # publishes the broker answered with a failure reason code
@@ -167,6 +172,7 @@ class LeanClient(asyncio.Protocol):
         self._waiters.clear()
         self._wake.set()
         self._idle.set()
+        self._room.set()
 
     # -- writing: one send per loop turn
 
@@ -217,9 +223,8 @@ class LeanClient(asyncio.Protocol):
         inbox = self._inbox
         while True:
             while inbox:
-                if self._paused and len(inbox) <= self._inbox_high // 2 and self._transport is not None:
-                    self._paused = False
-                    self._transport.resume_reading()
+                if self._paused and len(inbox) <= self._inbox_high // 2:
+                    self._resume()
                 yield inbox.popleft()
             if self._error is not None:
                 raise self._error
@@ -241,6 +246,8 @@ class LeanClient(asyncio.Protocol):
             self._idle.clear()
             if len(self._inflight) >= self._send_quota:
                 self._held.append((topic, payload))
+                if len(self._held) >= self._max_held:
+                    self._room.clear()
                 return True
         mid = self._mid() if qos else 0
         if qos:
@@ -257,6 +264,8 @@ class LeanClient(asyncio.Protocol):
         while self._held and len(self._inflight) < self._send_quota:
             topic, payload = self._held.popleft()
             self.publish(topic, payload)
+        if len(self._held) <= self._max_held // 2:
+            self._room.set()
         if not self._inflight:
             self._idle.set()
 
@@ -264,6 +273,18 @@ class LeanClient(asyncio.Protocol):
     def backlog(self) -> int:
         """Publishes waiting for room in the broker's window."""
         return len(self._held)
+
+    async def room(self) -> None:
+        """Until fewer than ``max_held`` publishes wait for the broker's window
+        (or the connection is gone): a writer's backpressure.  Publish on a
+        connection whose reading never pauses (one that subscribes to nothing):
+        the PUBACKs that make room arrive on it."""
+        await self._room.wait()
+
+    def _resume(self) -> None:
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
 
     async def drained(self) -> None:
         """Until the broker has acknowledged every publish (or the connection is gone)."""

@@ -150,8 +150,20 @@ class RouterService(ModerationShell):
             session_expiry_s=self.limits.session_expiry_s,
             receive_maximum=self.limits.max_inflight_in,
         )
-        async with client:
-            self._client = client
+        # Broadcasts and replies leave on a second connection: reading the
+        # first pauses while a flood waits (Mosquitto may send more than our
+        # Receive Maximum), and the writer's PUBACKs must still come in then.
+        out = LeanClient(
+            self.host,
+            self.port,
+            client_id=f"{ROUTER_CLIENT_ID}-out",
+            username=self.username,
+            password=self.password,
+            keepalive_s=30,
+            clean_start=True,
+        )
+        async with client, out:
+            self._client = out
             await client.subscribe(topics.OUT_FILTER, qos=1)
             await client.subscribe(LABELS_TOPIC, qos=1)  # from the Labeler (system accounts only)
             await client.subscribe(topics.SYNC_IN, qos=1)  # from Sync (system accounts only)
@@ -227,6 +239,8 @@ class RouterService(ModerationShell):
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            if self._client is not None:
+                await self._client.room()  # the broker is behind: hold the next batch's broadcasts
             batch = [await self._pending.get()]
             while len(batch) < self.limits.max_batch and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
