@@ -77,7 +77,6 @@ def test_a_micro_batch_becomes_one_event_per_room_and_reports_only_what_failed(c
         {"type": "message", "room": "lobby"},
         {"type": "typing", "room": "Bad Room!"},
         {"type": "reading", "room": "lobby", "value": 21.5},  # no sensor
-        {"type": "reactions", "room": "lobby"},  # answered at the edge only
     ],
 )
 def test_stream_records_outside_the_model_are_dropped(cloud, body):
@@ -85,6 +84,70 @@ def test_stream_records_outside_the_model_are_dropped(cloud, body):
         "batchItemFailures": []
     }
     assert cloud.published == []
+
+
+def test_a_page_joining_a_room_gets_the_stored_reaction_counts_from_the_cloud(cloud):
+    def react(seq: str, who: str, mid: str, emoji: str, *, room: str = "lobby", remove: bool = False) -> None:
+        body = {"type": "reaction", "room": room, "messageId": mid, "emoji": emoji, "remove": remove}
+        cloud.published.clear()
+        got = stream.handle(kinesis_event((seq, stream_record(who, body))), cloud.deps)
+        assert got == {"batchItemFailures": []}
+        assert cloud.published  # stored and counted, not dropped
+
+    react("1", "ann", "m0000001", "+1")
+    react("2", "bob", "m0000001", "+1")
+    react("3", "bob", "m0000002", "tada")
+    react("4", "bob", "m0000002", "tada", remove=True)  # it has none left: not listed
+    react("5", "cy", "m0000009", "+1", room="kitchen")  # another room's
+    cloud.published.clear()
+    ask = kinesis_event(("6", stream_record("dee", {"type": "reactions", "room": "lobby"})))
+    assert stream.handle(ask, cloud.deps) == {"batchItemFailures": []}
+    # The edge Stream's answer, on the asker's own topic only.
+    assert cloud.published == [
+        ("chat/in/dee", {"type": "activity", "room": "lobby", "ts": cloud.now,
+                         "reactions": [{"messageId": "m0000001", "counts": {"+1": 2}}]}),
+    ]  # fmt: skip
+
+
+def test_a_reactions_query_that_cannot_be_answered_is_retried(cloud):
+    iot = FlakyIot(broken="nowhere")
+
+    def refuse(topic: str, payload: bytes) -> None:
+        raise ConnectionError("throttled") if topic == "chat/in/dee" else iot(topic, payload)
+
+    cloud.deps.publish = refuse
+    ask = kinesis_event(("6", stream_record("dee", {"type": "reactions", "room": "lobby"})))
+    assert stream.handle(ask, cloud.deps) == {"batchItemFailures": [{"itemIdentifier": "6"}]}
+
+
+def test_cloud_typing_lasts_across_batches_and_expires_by_itself(cloud):
+    def batch(seq: str, who: str, at: int, active: bool = True) -> list[dict]:
+        body = {"type": "typing", "room": "lobby", "active": active}
+        cloud.published.clear()
+        stream.handle(kinesis_event((seq, stream_record(who, body, ts=at))), cloud.deps)
+        return [e["typing"] for t, e in cloud.published if t == "chat/pub/lobby"]
+
+    start = cloud.now
+    assert batch("1", "ann", start) == [[{"clientId": "ann", "expiresInMs": 6000}]]
+    cloud.now += 2000  # Bob, in the next invocation: Ann is still typing
+    assert batch("2", "bob", cloud.now) == [
+        [{"clientId": "ann", "expiresInMs": 4000}, {"clientId": "bob", "expiresInMs": 6000}]
+    ]
+    cloud.now += 5000  # Ann's time ran out with nobody telling the cloud
+    assert batch("3", "cy", cloud.now) == [
+        [{"clientId": "bob", "expiresInMs": 1000}, {"clientId": "cy", "expiresInMs": 6000}]
+    ]
+    # A late record of Bob's first keystroke does not shorten his later one; his stop ends it.
+    assert batch("4", "bob", start)[0][0] == {"clientId": "bob", "expiresInMs": 1000}
+    assert batch("5", "bob", cloud.now, active=False) == [[{"clientId": "cy", "expiresInMs": 6000}]]
+    # Each item carries the table's TTL, so DynamoDB removes it by itself too.
+    items = cloud.db.query(
+        TableName=cloud.table, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "typing#lobby"}},
+    )["Items"]  # fmt: skip
+    assert [(i["sk"]["S"], int(i["expiresAt"]["N"])) for i in items if i["sk"]["S"] == "cy"] == [
+        ("cy", (cloud.now + 6000) // 1000 + 1)
+    ]
 
 
 def site_message(mid: str, wall: int, site: str = "site-a") -> dict:

@@ -11,9 +11,10 @@ from functools import cache
 from typing import Any
 
 from edgechat.cloud.dynamo import DynamoStore
-from edgechat.cloud.reactions import DynamoReactions
+from edgechat.cloud.reactions import DynamoReactions, DynamoTyping
 from edgechat.cloud.state import RouterState
 from edgechat.core.router import RouterConfig
+from edgechat.core.stream import StreamLimits
 
 Publish = Callable[[str, bytes], None]
 
@@ -30,6 +31,7 @@ class Deps:
     config: RouterConfig
     now_ms: Callable[[], int] = field(default=wall_ms)
     reactions: DynamoReactions | None = None  # StreamFunction's reaction sets
+    typing: DynamoTyping | None = None  # StreamFunction's who-is-typing, across batches
 
 
 def build(dynamodb: Any, table: str, site: str, publish: Publish, retention_days: int | None) -> Deps:
@@ -40,6 +42,7 @@ def build(dynamodb: Any, table: str, site: str, publish: Publish, retention_days
         publish=publish,
         config=RouterConfig(site=site),
         reactions=DynamoReactions(dynamodb, table),
+        typing=DynamoTyping(dynamodb, table, StreamLimits().typing_ttl_ms),
     )
 
 

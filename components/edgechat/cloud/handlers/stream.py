@@ -10,9 +10,10 @@ the cloud's StreamRule or from an edge core's export (same shape).
 Reporting: a record that cannot be parsed is dropped (retrying never fixes it
 and would hold up its shard); the records of a room that could not be stored
 or published are returned in ``batchItemFailures``, so Lambda retries from them.
-Lambda keeps nothing between batches: the ``typing`` list names who typed in
-this batch (browsers expire each name by itself); ``reactions`` queries are
-answered at the edge only.
+Lambda keeps nothing between batches, so who is typing is kept in the table
+(``DynamoTyping``: until when, with a TTL) and each ``typing`` list is the
+room's whole list, as at the edge.  A ``reactions`` query (a page joining a
+room) is answered on the asker's ``chat/in`` from the stored reaction sets.
 """
 
 from __future__ import annotations
@@ -65,17 +66,18 @@ def parse_activity(record: KinesisRecord) -> Activity:
         if isinstance(received, bool) or not isinstance(received, int):
             raise BadEvent("receivedMs: not an integer")
         event = parse_event(base64.b64decode(outer["payload"], validate=True), LIMITS)
-        if isinstance(event, ReactionsQuery):
-            raise BadEvent("reactions queries are answered at the edge")
     except (ValueError, KeyError, TypeError, ClientError) as exc:
         raise BadEvent(f"record {record.sequence_number}: {exc}") from exc
     return Activity(record.sequence_number, who, event, received)
 
 
-def typing_list(batch: RoomBatch, now_ms: int) -> list[dict[str, Any]] | None:
-    """Who typed in this batch and is still typing, each with the time left."""
+def typing_list(batch: RoomBatch, deps: Deps, now_ms: int) -> list[dict[str, Any]] | None:
+    """Who is typing in the room after this batch, each with the time left
+    (without a table: who typed in this batch only)."""
     if not batch.typing:
         return None
+    if deps.typing is not None:
+        return deps.typing.update(batch.room, batch.typing, now_ms)
     ttl = LIMITS.typing_ttl_ms
     return [
         {"clientId": c, "expiresInMs": at + ttl - now_ms}
@@ -91,8 +93,19 @@ def room_event(batch: RoomBatch, deps: Deps, now_ms: int) -> dict[str, Any] | No
         touched = batch.touched_messages()
         reactions = reactions_json(deps.reactions.counts(touched), touched)
     return activity_event(
-        batch, batch.room, typing=typing_list(batch, now_ms), reactions=reactions, ts=now_ms
+        batch, batch.room, typing=typing_list(batch, deps, now_ms), reactions=reactions, ts=now_ms
     )
+
+
+def answer_reactions(query: Activity, deps: Deps, now_ms: int) -> None:
+    """The stored counts of the room's recently reacted-to messages, to the asker
+    (the edge Stream's answer, same shape)."""
+    if deps.reactions is None:
+        return
+    counts = deps.reactions.room_counts(query.room, LIMITS.max_reaction_rows)
+    reactions = reactions_json(counts, counts)
+    event = {"type": "activity", "room": query.room, "ts": now_ms, "reactions": reactions}
+    deps.publish(topics.client_in(query.client_id), encode(event))
 
 
 def consume(records: list[KinesisRecord], deps: Deps) -> list[str]:
@@ -104,8 +117,14 @@ def consume(records: list[KinesisRecord], deps: Deps) -> list[str]:
         except BadEvent as exc:
             log.warning("dropped a stream record: %s", exc)
     now = deps.now_ms()
-    batches = batch_by_room((a.client_id, a.event, a.received_ms) for a in activities)
     failed: list[str] = []
+    for query in [a for a in activities if isinstance(a.event, ReactionsQuery)]:
+        try:
+            answer_reactions(query, deps, now)
+        except Exception as exc:  # the asker is still waiting: retry it
+            log.warning("reactions of %s not answered: %s", query.room, exc)
+            failed.append(query.sequence_number)
+    batches = batch_by_room((a.client_id, a.event, a.received_ms) for a in activities)
     for room, batch in batches.items():
         try:
             event = room_event(batch, deps, now)
