@@ -278,19 +278,27 @@ class SqliteStore(SqliteLifecycle):
     def outbox(self, after: int = 0, limit: int = 100) -> list[tuple[int, Message | Revision]]:
         """Up to ``limit`` queued messages and revisions past outbox position
         ``after``, oldest first, each with its position."""
-        rows = self._query(
-            f"SELECT o.n, o.kind, {', '.join('m.' + c for c in _COLUMNS.split(', '))} FROM outbox o "
-            "JOIN messages m ON m.id = o.id AND o.kind = 'message' WHERE o.n > ? "
-            f"UNION ALL SELECT o.n, o.kind, {', '.join('r.' + c for c in _REV_COLUMNS.split(', '))}, "
-            "NULL, NULL "
-            "FROM outbox o JOIN revisions r ON r.id = o.id AND o.kind = 'revision' WHERE o.n > ? "
-            "ORDER BY 1 LIMIT ?",
-            (after, after, limit),
-        )
-        return [
-            (row[0], _row_to_message(row[2:]) if row[1] == "message" else _row_to_revision(row[2:11]))
-            for row in rows
-        ]
+        # The queue first (its primary key: O(limit)), then the rows it names.
+        queued = self._query("SELECT n, kind, id FROM outbox WHERE n > ? ORDER BY n LIMIT ?", (after, limit))
+        ids = [i for _, kind, i in queued if kind == "message"]
+        rids = [i for _, kind, i in queued if kind == "revision"]
+        try:
+            messages = {
+                r[0]: _row_to_message(r)
+                for r in self._select_in(f"SELECT {_COLUMNS} FROM messages", "id", ids)
+            }
+            revisions = {
+                r[0]: _row_to_revision(r)
+                for r in self._select_in(f"SELECT {_REV_COLUMNS} FROM revisions", "id", rids)
+            }
+        except sqlite3.Error as exc:
+            raise _store_error(exc) from exc
+        out: list[tuple[int, Message | Revision]] = []
+        for n, kind, i in queued:
+            item = messages.get(i) if kind == "message" else revisions.get(i)
+            if item is not None:
+                out.append((n, item))
+        return out
 
     def outbox_done(self, ids: Sequence[str], revisions: Sequence[str] = ()) -> int:
         """Retire message ``ids`` and revision ids ``revisions`` (the cloud
