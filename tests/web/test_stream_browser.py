@@ -92,3 +92,27 @@ def test_a_device_s_readings_show_in_its_room_with_a_live_chart(open_tab, paho):
     assert (
         b.page.evaluate(f"document.querySelector('{card} svg').namespaceURI") == "http://www.w3.org/2000/svg"
     )
+
+
+def test_b_reads_a_s_message_and_a_sees_it_seen_by_b(open_tab):
+    room = room_name("read")
+    a = open_tab("Ann", room)
+    b = open_tab("Bob", room)
+    a.send("did you read this?")
+    b.wait_texts("did you read this?", state="sent")
+    (first,) = [m["id"] for m in a.messages() if m["text"] == "did you read this?"]
+    # Bob's page has it on screen: it sends a read mark; Ann's shows it under her message.
+    seen = f'#messages li[data-id="{first}"] .seen'
+    a.page.wait_for_selector(seen)
+    assert a.page.text_content(seen) == "Seen by Bob"
+    # Ann read it too (her page sent a mark): Bob sees that, nobody sees their own.
+    b.page.wait_for_selector(f'#messages li[data-id="{first}"] .seen')
+    assert b.page.text_content("#messages .seen") == "Seen by Ann"
+    a.send("and this one?")
+    b.wait_texts("and this one?")
+    (second,) = [m["id"] for m in a.messages() if m["text"] == "and this one?"]
+    # The mark moves to the latest message Bob has read: one label, not two.
+    a.page.wait_for_selector(f'#messages li[data-id="{second}"] .seen')
+    labels = a.page.eval_on_selector_all("#messages .seen", "ps => ps.map(p => p.textContent)")
+    assert labels == ["Seen by Bob"]
+    a.screenshot("stream-seen-by")

@@ -1,10 +1,12 @@
 // High-volume events (docs/stream.md): who is typing, reactions on messages,
-// and the readings LAN devices publish into the room.  Sent on
+// read marks ("Seen by …"), and the readings LAN devices publish into the room.  Sent on
 // chat/stream/{me}; the Stream component answers with one "activity" event per
 // room per micro-batch.  Everything is built with DOM calls: text is data.
 import { $, el } from "./view.js";
 
 const TYPING_EVERY_MS = 2_000; // repeat while typing: the Stream forgets after 6 s
+const READ_EVERY_MS = 1_000; // read marks: at most one a second (the Stream allows 50/s)
+const SEEN_NAMES = 3; // "Seen by Ann, Bob, Cy and 2 others"
 const EMOJIS = ["👍", "❤️", "😂", "🎉"];
 const CHART_POINTS = 60;
 const CHART_W = 160;
@@ -23,6 +25,11 @@ export class StreamUi {
     this.mine = new Set(); // `${messageId} ${emoji}` this client holds
     this.readings = new Map(); // `${clientId} ${sensor}` -> {clientId, sensor, unit, latest, points}
     this.lastTypingSent = 0;
+    this.reads = new Map(); // clientId -> highest seq they have read (others only)
+    this.visible = new Set(); // message items on screen now
+    this.readSent = 0; // highest seq this page has marked read in the open room
+    this.readAt = 0;
+    this.readTimer = null;
     this.buildDom();
   }
 
@@ -39,11 +46,30 @@ export class StreamUi {
     const list = $("messages");
     // A deleted message (lifecycle.js marks its item "deleted") has no bar.
     new MutationObserver((records) => {
+      let seen = false;
       for (const r of records) {
-        if (r.type === "attributes") this.showBar(r.target);
-        else if (r.target === list) for (const node of r.addedNodes) if (node.nodeType === 1) this.decorate(node);
+        if (r.type === "attributes" && r.attributeName === "class") this.showBar(r.target);
+        if (r.target === list) for (const node of r.addedNodes) if (node.nodeType === 1) this.decorate(node);
+        if (r.target === list) for (const node of r.removedNodes) this.forget(node);
+        seen ||= r.target === list || r.attributeName === "data-seq" || r.attributeName === "class";
       }
-    }).observe(list, { childList: true, subtree: true, attributes: true, attributeFilter: ["class"] });
+      if (seen) {
+        this.renderSeen();
+        this.markRead();
+      }
+    }).observe(list, { childList: true, subtree: true, attributes: true, attributeFilter: ["class", "data-seq"] });
+    // Read marks: a message counts as read while it is on screen in a visible tab.
+    this.onScreen = new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          if (e.isIntersecting) this.visible.add(e.target);
+          else this.visible.delete(e.target);
+        }
+        this.markRead();
+      },
+      { root: $("log") },
+    );
+    document.addEventListener("visibilitychange", () => this.markRead());
     list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-emoji]");
       const li = button && button.closest("li");
@@ -65,6 +91,32 @@ export class StreamUi {
     if (!room || !this.lastTypingSent) return;
     this.lastTypingSent = 0;
     this.options.send({ type: "typing", room, active: false });
+  }
+
+  /** Send a read mark when the newest message of the open room is on screen:
+   *  at most one every READ_EVERY_MS (the last one waits, it is not lost). */
+  markRead() {
+    const room = this.options.room();
+    const newest = this.newestItem();
+    if (!room || !newest || document.visibilityState !== "visible") return;
+    const seq = Number(newest.dataset.seq);
+    if (seq <= this.readSent || !this.visible.has(newest) || !newest.isConnected) return;
+    const wait = this.readAt + READ_EVERY_MS - Date.now();
+    if (wait > 0) {
+      if (!this.readTimer) this.readTimer = setTimeout(() => ((this.readTimer = null), this.markRead()), wait);
+      return;
+    }
+    if (!this.options.send({ type: "read", room, seq })) return;
+    this.readSent = seq;
+    this.readAt = Date.now();
+  }
+
+  newestItem() {
+    let newest = null;
+    for (const li of $("messages").children) {
+      if (li.dataset.seq && !removed(li) && (!newest || Number(li.dataset.seq) > Number(newest.dataset.seq))) newest = li;
+    }
+    return newest;
   }
 
   toggle(messageId, emoji) {
@@ -91,6 +143,11 @@ export class StreamUi {
     this.typing.clear();
     this.readings.clear();
     this.lastTypingSent = 0;
+    this.reads.clear();
+    this.readSent = 0;
+    clearTimeout(this.readTimer);
+    this.readTimer = null;
+    this.renderSeen();
     this.renderTyping();
     this.renderReadings();
   }
@@ -113,6 +170,18 @@ export class StreamUi {
       for (const r of event.readings) this.addReading(r);
       this.renderReadings();
     }
+    if (Array.isArray(event.reads)) this.addReads(event.reads);
+  }
+
+  addReads(reads) {
+    let changed = false;
+    for (const r of reads) {
+      if (!r || typeof r.clientId !== "string" || r.clientId === this.options.me()) continue;
+      if (!Number.isSafeInteger(r.seq) || r.seq <= (this.reads.get(r.clientId) ?? -1)) continue;
+      this.reads.set(r.clientId, r.seq);
+      changed = true;
+    }
+    if (changed) this.renderSeen();
   }
 
   setTyping(list) {
@@ -164,7 +233,34 @@ export class StreamUi {
     this.typingLine.dataset.count = String(names.length);
   }
 
+  /** "Seen by …" under the latest message each other member has read. */
+  renderSeen() {
+    const list = $("messages");
+    for (const p of list.querySelectorAll(":scope > li > .seen")) p.remove();
+    const items = [...list.children]
+      .filter((li) => li.dataset.seq && !removed(li))
+      .sort((a, b) => Number(a.dataset.seq) - Number(b.dataset.seq));
+    const at = new Map(); // li -> names of those whose mark is there
+    for (const [clientId, seq] of this.reads) {
+      let target = null;
+      for (const li of items) if (Number(li.dataset.seq) <= seq) target = li;
+      if (!target) continue;
+      if (!at.has(target)) at.set(target, []);
+      at.get(target).push(this.name(clientId));
+    }
+    for (const [li, names] of at) {
+      li.append(el("p", { cls: "seen", text: seenText(names), attrs: { "data-count": String(names.length) } }));
+    }
+  }
+
+  forget(node) {
+    if (node.isConnected || node.nodeType !== 1) return; // moved, not removed
+    this.onScreen.unobserve(node);
+    this.visible.delete(node);
+  }
+
   decorate(li) {
+    if (li.dataset.id) this.onScreen.observe(li);
     if (!li.dataset.id || li.querySelector(".reactions")) return;
     const bar = el("div", { cls: "reactions" });
     for (const emoji of EMOJIS) {
@@ -228,6 +324,14 @@ export class StreamUi {
       }),
     );
   }
+}
+
+/** "Seen by Ann, Bob, Cy and 2 others". */
+export function seenText(names) {
+  const sorted = [...names].sort();
+  const shown = sorted.slice(0, SEEN_NAMES).join(", ");
+  const more = sorted.length - SEEN_NAMES;
+  return more > 0 ? `Seen by ${shown} and ${more} other${more > 1 ? "s" : ""}` : `Seen by ${shown}`;
 }
 
 function removed(li) {
