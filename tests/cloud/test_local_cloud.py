@@ -7,9 +7,12 @@ import json
 import os
 import signal
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +77,14 @@ def test_two_clients_chat_and_history_comes_from_dynamodb(local_cloud):
         ann.send({"type": "typing", "room": "lobby"}, f"chat/stream/{ann.client_id}")
         ((_, activity),) = bob.wait_for(lambda t, b: b.get("type") == "activity", timeout_s=20)
         assert [t["clientId"] for t in activity["typing"]] == [ann.client_id]
+        # a reaction is stored in the table; a page joining later asks the cloud for the counts
+        react = {"type": "reaction", "room": "lobby", "messageId": "e2e00001", "emoji": "👍"}
+        ann.send(react, f"chat/stream/{ann.client_id}")
+        bob.wait_for(lambda t, b: t == "chat/pub/lobby" and "reactions" in b, timeout_s=20)
+        bob.send({"type": "reactions", "room": "lobby"}, f"chat/stream/{bob.client_id}")
+        mine = f"chat/in/{bob.client_id}"
+        ((_, answer),) = bob.wait_for(lambda t, b: t == mine and b.get("type") == "activity", timeout_s=20)
+        assert answer["reactions"] == [{"messageId": "e2e00001", "counts": {"👍": 1}}]
         # a dropped connection's Last Will leaves the room
         ann.drop()
         bob.wait_for(lambda t, b: b.get("type") == "presence" and b.get("change") == "leave")
@@ -178,25 +189,35 @@ CHROMIUM = Path("/usr/bin/chromium")
 DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
+@contextmanager
+def cloud_page(cloud: dict[str, str], room: str, nick: str) -> Iterator[Any]:
+    """A Chromium page of the app in the local cloud, in ``room``, connected."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = chromium.new_context().new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{cloud['web']}/#/room/{room}")
+            page.fill("#nick-input", nick)
+            page.click("#nick-save")
+            page.wait_for_selector('#banner[data-status="connected"]')
+            yield page
+        finally:
+            chromium.close()
+
+
 @pytest.mark.skipif(
     not CHROMIUM.exists() or not (DIST / "index.html").exists(), reason="no chromium or web/dist"
 )
 def test_a_browser_page_and_a_paho_client_chat(local_cloud):
     # The web app's session flow (POST /api/session, then MQTT over WebSockets)
     # against the cloud's stand-ins (the local cloud's mode: `cloud.local`).
-    sync_api = pytest.importorskip("playwright.sync_api")
     device = browser(local_cloud, "Sensor")
     device.subscribe("chat/pub/cloudroom")
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
     try:
-        with sync_api.sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
-            page = chromium.new_context().new_page()
-            page.set_default_timeout(30_000)
-            page.goto(f"{local_cloud['web']}/#/room/cloudroom")
-            page.fill("#nick-input", "Pat")
-            page.click("#nick-save")
-            page.wait_for_selector('#banner[data-status="connected"]')
+        with cloud_page(local_cloud, "cloudroom", "Pat") as page:
             page.fill("#text", "hello from a cloud page")
             page.press("#text", "Enter")
             ((_, seen),) = device.wait_for(lambda t, b: b.get("text") == "hello from a cloud page", 30)
@@ -206,6 +227,83 @@ def test_a_browser_page_and_a_paho_client_chat(local_cloud):
                 "() => [...document.querySelectorAll('#messages li .text')]"
                 ".some(e => e.textContent === 'reading 21.5')"
             )
-            chromium.close()
     finally:
         device.close()
+
+
+@pytest.fixture(scope="module")
+def synced_picture(local_cloud, tmp_path_factory) -> dict:
+    """A PNG picture put in the local cloud's bucket as a site's Sync puts it
+    (S3Pictures); its attachment reference, as the message carries it."""
+    import io
+
+    from PIL import Image
+
+    from edgechat.labeler.intake import PictureStore, accept
+    from edgechat.labeler.s3 import S3Pictures
+    from tests.support.moto import client
+
+    im = Image.new("RGB", (96, 64))
+    im.putdata([(x * 2, y * 3, 120) for y in range(64) for x in range(96)])
+    png = io.BytesIO()
+    im.save(png, "PNG")
+    store = PictureStore(tmp_path_factory.mktemp("site-pictures"))
+    stored = accept(png.getvalue(), store).picture
+    assert S3Pictures(client(local_cloud["moto"], "s3"), local_cloud["pictures"], store).upload(stored.sha256)
+    return {"ref": stored.to_json(), "data": stored.data, "thumbnail": stored.thumbnail}
+
+
+def test_pictures_sync_put_are_served_like_the_edge_serves_them(local_cloud, synced_picture):
+    from edgechat.web.pictures import PICTURE_HEADERS
+
+    sha = synced_picture["ref"]["sha256"]
+    for path, body, content_type in (
+        (f"/pictures/{sha}", synced_picture["data"], "image/png"),
+        (f"/pictures/{sha}/thumb", synced_picture["thumbnail"], "image/jpeg"),
+    ):
+        with urllib.request.urlopen(f"{local_cloud['web']}{path}", timeout=10) as r:
+            assert r.read() == body
+            assert r.headers["Content-Type"] == content_type
+            for name, value in PICTURE_HEADERS.items():  # sandboxed, nosniff, immutable
+                assert r.headers[name] == value, name
+            assert r.headers["X-Frame-Options"] == "DENY"  # and the app's other headers
+    for missing in (f"/pictures/{'0' * 64}", f"/pictures/{'0' * 64}/thumb", "/pictures/../config.json"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{local_cloud['web']}{missing}", timeout=10)
+        assert err.value.code == 404, missing
+    assert _http(f"{local_cloud['web']}/config.json")["picturesUrl"] == "/pictures/"
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or not (DIST / "index.html").exists(), reason="no chromium or web/dist"
+)
+def test_a_cloud_page_shows_a_picture_a_site_synced(local_cloud, synced_picture):
+    # A site's message with an attachment comes up the Sync λ path (sync/<thing>/up);
+    # the cloud page shows its thumbnail from the bucket, and offers no upload.
+    ref = synced_picture["ref"]
+    core = core_client(local_cloud, "site-p")
+    try:
+        with cloud_page(local_cloud, "snaps", "Viv") as page:
+            assert not page.is_visible("label.attach"), "cloud mode has no upload path"
+            core.subscribe("sync/site-p/down")
+            message = {
+                "type": "message", "id": "pic00001", "room": "snaps", "seq": 1, "ts": 2000,
+                "orderKey": "0000000007d00000!site-p!pic00001", "site": "site-p", "clientId": "eve",
+                "nick": "Eve", "text": "look", "attachments": [ref],
+            }  # fmt: skip
+            core.send({"type": "sync", "batchId": "p1", "messages": [message]}, "sync/site-p/up")
+            ((_, ack),) = core.wait_for(lambda t, b: t == "sync/site-p/down")
+            assert [a["id"] for a in ack["accepted"]] == ["pic00001"], ack
+            thumb = f'#messages img[data-sha="{ref["sha256"]}"]'
+            page.wait_for_function(
+                "(s) => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth; }",
+                arg=thumb,
+            )
+            assert page.get_attribute(thumb, "src") == f"/pictures/{ref['sha256']}/thumb"
+            page.click(f'button[data-picture="{ref["sha256"]}"]')  # the whole picture, from the bucket
+            page.wait_for_function(
+                "() => { const i = document.querySelector('#picture-viewer img');"
+                " return i && i.complete && i.naturalWidth === 96; }"
+            )
+    finally:
+        core.close()
