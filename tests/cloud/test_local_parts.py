@@ -57,6 +57,7 @@ def test_cloud_config_json():
     config = cloud_config(outputs, "eu-west-1", "a1-ats.iot.eu-west-1.amazonaws.com")
     assert config["mode"] == "cloud" and config["wsUrl"] == "wss://a1-ats.iot.eu-west-1.amazonaws.com/mqtt"
     assert config["cloud"]["identityPoolId"] == "eu-west-1:x"
+    assert config["picturesUrl"] == "/pictures/"  # the distribution's /pictures/* behaviour
     json.dumps(config)
 
 

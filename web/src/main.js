@@ -4,7 +4,7 @@ import { Connection } from "./connection.js";
 import { ulid } from "./ids.js";
 import { connectParams, renewDelayMs } from "./iot-url.js";
 import { parseNick, parseRoom, roomFromHash, roomHash } from "./names.js";
-import { PictureUi, SITE_TOPIC, pictureStrip } from "./pictures.js";
+import { PictureUi, SITE_TOPIC, pictureStrip, setPicturesBase } from "./pictures.js";
 import { Control } from "./control.js";
 import { ModConsole } from "./console.js";
 import { Lifecycle } from "./lifecycle.js";
@@ -738,7 +738,8 @@ async function main() {
   }
   showNick();
   app.config = await loadConfig();
-  pictures.setEnabled(!viaCognito());
+  setPicturesBase(app.config.picturesUrl);
+  pictures.setEnabled(!inCloud()); // no upload path in the cloud, local or not
   setBanner("connecting");
   selectRoom(roomFromHash(location.hash) ?? "lobby");
   await connect();

@@ -16,8 +16,20 @@ const THUMB_BOX = { width: 224, height: 192 }; // a thumbnail in a message, at m
 export const DEFAULT_THRESHOLD = 50; // the Labeler's own floor
 
 export const SITE_TOPIC = "chat/pub/_site"; // the whole site's tag cloud (the Labeler's, retained)
-export const pictureUrl = (sha) => `/pictures/${sha}`;
-export const thumbUrl = (sha) => `/pictures/${sha}/thumb`;
+const DEFAULT_BASE = "/pictures/"; // the edge's Web service
+let picturesBase = DEFAULT_BASE;
+/**
+ * Where thumbnails and pictures are read from: config.json's `picturesUrl`
+ * (cloud mode: CloudFront's /pictures/* origin beside the app).  A path on this
+ * origin only ("/…/"): the page's CSP allows images from 'self', and nothing
+ * else is taken from the config as a URL.  Returns the base now in use.
+ */
+export function setPicturesBase(url) {
+  picturesBase = typeof url === "string" && /^\/(?!\/)[A-Za-z0-9._~\/-]*\/$/.test(url) ? url : DEFAULT_BASE;
+  return picturesBase;
+}
+export const pictureUrl = (sha) => `${picturesBase}${sha}`;
+export const thumbUrl = (sha) => `${picturesBase}${sha}/thumb`;
 
 const whole = (v, max) => (Number.isInteger(v) && v > 0 && v <= max ? v : null);
 
@@ -145,6 +157,7 @@ export class PictureUi {
     this.threshold = DEFAULT_THRESHOLD;
     this.selected = null; // the tag whose pictures are listed
     this.uploading = 0;
+    this.enabled = true; // uploads allowed (edge mode)
   }
 
   /** Builds the controls beside the composer and the tag cloud in the sidebar. */
@@ -166,6 +179,7 @@ export class PictureUi {
       });
     }
     composer.addEventListener("paste", (event) => {
+      if (!this.enabled) return; // cloud mode: a pasted picture stays text-less, as before
       const files = [...(event.clipboardData ? event.clipboardData.files : [])].filter((f) => f.type.startsWith("image/"));
       if (files.length) {
         event.preventDefault();
@@ -233,8 +247,10 @@ export class PictureUi {
     this.renderCloud();
   }
 
-  /** Uploads are for edge sessions; in cloud mode the attach buttons are hidden. */
+  /** Uploads are for edge sessions: the cloud has no upload path (its pictures
+   * come from sites, through Sync), so in cloud mode the attach buttons are hidden. */
   setEnabled(enabled) {
+    this.enabled = enabled;
     for (const control of this.controls) control.hidden = !enabled;
   }
 

@@ -2,7 +2,9 @@
 // the tag cloud at a confidence threshold.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { attachmentRef, authorization, cloudTags, labelsOf, picturesOf } from "../src/pictures.js";
+import {
+  attachmentRef, authorization, cloudTags, labelsOf, pictureUrl, picturesOf, setPicturesBase, thumbUrl,
+} from "../src/pictures.js";
 
 const SHA = "ab".repeat(32);
 const OTHER = "cd".repeat(32);
@@ -60,4 +62,16 @@ test("uploads carry the edge session's credential; cloud sessions have none", ()
   assert.equal(authorization({ username: "abc", password: "pw" }), `Basic ${btoa("abc:pw")}`);
   assert.equal(authorization({ clientId: "eu-west-1:x" }), null);
   assert.equal(authorization(null), null);
+});
+
+test("pictures come from config.picturesUrl, a path on the page's own origin", () => {
+  assert.equal(thumbUrl(SHA), `/pictures/${SHA}/thumb`); // the edge's, by default
+  assert.equal(setPicturesBase("/cloud/pictures/"), "/cloud/pictures/");
+  assert.equal(pictureUrl(SHA), `/cloud/pictures/${SHA}`);
+  assert.equal(thumbUrl(SHA), `/cloud/pictures/${SHA}/thumb`);
+  // anything that could point elsewhere falls back to the default
+  for (const bad of ["https://evil.example/", "//evil.example/", "/\\evil.example/", "javascript:x/", "/pictures", 7, undefined]) {
+    assert.equal(setPicturesBase(bad), "/pictures/", String(bad));
+  }
+  assert.equal(pictureUrl(SHA), `/pictures/${SHA}`);
 });

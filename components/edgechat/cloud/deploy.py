@@ -33,6 +33,8 @@ def cloud_config(outputs: dict[str, str], region: str, iot_endpoint: str) -> dic
         "site": "cloud",
         "wsUrl": f"wss://{iot_endpoint}/mqtt",  # presigned by the browser (web/src/iot-url.js)
         "historyUrl": f"{outputs['HistoryApiUrl']}/history/",
+        # CloudFront serves PicturesBucket under /pictures/* beside the app: same origin.
+        "picturesUrl": "/pictures/",
         "limits": Limits().to_json(),
         "cloud": {
             "region": region,

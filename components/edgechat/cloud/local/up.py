@@ -165,13 +165,16 @@ async def _serve(args: argparse.Namespace) -> int:
         ws_url = f"ws://{host}:{ws}/mqtt"
         config = {
             "mode": "cloud", "site": SITE, "wsUrl": ws_url, "sessionUrl": "/api/session",
-            "historyUrl": "/history/", "limits": Limits().to_json(),
+            "historyUrl": "/history/", "picturesUrl": "/pictures/", "limits": Limits().to_json(),
             "cloud": {"region": args.region, "identityPoolId": made.identity_pool_id,
                       "cognitoEndpoint": moto_url, "iotEndpoint": f"{host}:{ws}", "local": True},
         }  # fmt: skip
         reload = lambda: broker_child.proc.send_signal(signal.SIGHUP)  # noqa: E731
         issue = cloud_web.make_issuer(files.client_passwd, reload, ws_url, ws)
-        runner_web = web.AppRunner(cloud_web.app(config, deps, issue, DEFAULT_DIST), access_log=None)
+        pictures = cloud_web.BucketPictures(session.client("s3", endpoint_url=moto_url), made.pictures_bucket)
+        runner_web = web.AppRunner(
+            cloud_web.app(config, deps, issue, DEFAULT_DIST, pictures), access_log=None
+        )
         await runner_web.setup()
         stack.push_async_callback(runner_web.cleanup)
         await web.TCPSite(runner_web, host, http).start()
