@@ -88,3 +88,14 @@ def test_cloud_browsers_read_pictures_through_cloudfront_only():
     # the app's pages may show them: same origin
     assert "img-src 'self'" in res["WebHeaders"]["Properties"]["ResponseHeadersPolicyConfig"][
         "SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]  # fmt: skip
+
+
+def test_stream_function_may_answer_a_reactions_query_on_the_asker_s_chat_in():
+    (statement,) = [
+        s
+        for p in template.load()["Resources"]["StreamFunction"]["Properties"]["Policies"]
+        for s in p["Statement"]
+        if s["Action"] == "iot:Publish"
+    ]
+    topics = [r["Fn::Sub"].rsplit(":topic/", 1)[1] for r in statement["Resource"]]
+    assert topics == ["chat/pub/*", "chat/in/*"]
