@@ -2,8 +2,8 @@
 (message text, nick — a LAN device's name is its nick — and room names): all
 render literally, nothing runs, no node is injected, the CSP is never tripped.
 The second test carries them into every field added since: picture file
-names, labels and tag clouds, device readings, typing, reactions, edits,
-replies, announcements, notices, messages from another site, the console."""
+names, labels and tag clouds, device readings, typing, read marks, reactions,
+edits, replies, announcements, notices, messages from another site, the console."""
 
 from __future__ import annotations
 
@@ -275,6 +275,11 @@ def test_payloads_in_every_newer_field_render_as_text_and_run_nothing(open_tab, 
                 "…" if len(PAYLOADS[i - 1]) > 80 else ""
             )
         device.send({"type": "typing", "room": room}, stream)  # now: a typist shows for 6 s
+        device.send({"type": "read", "room": room, "seq": 10**6}, stream)  # "Seen by" the device
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('#messages > li > .seen')].some(p => p.textContent === t)",
+            arg=f"Seen by {nick}",
+        )
         page.wait_for_function(
             "n => document.getElementById('typing').textContent === n + ' is typing…'", arg=nick
         )
