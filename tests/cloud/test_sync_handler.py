@@ -40,8 +40,8 @@ def test_backfill_pages_by_cloud_seq_across_sites_and_browsers(cloud):
     assert empty["messages"] == [] and empty["hasMore"] is False
 
     (state,) = _up(cloud, {"type": "rooms", "requestId": "r4"})
-    assert state == {"type": "roomsState", "requestId": "r4", "rooms": [{"room": "lobby", "lastSeq": 3}],
-                     "hasMore": False}  # fmt: skip
+    rooms = [{"room": "lobby", "lastSeq": 3, "lastRevSeq": 0}]
+    assert state == {"type": "roomsState", "requestId": "r4", "rooms": rooms, "hasMore": False}
 
 
 def test_a_bad_message_is_rejected_and_the_rest_of_its_batch_taken(cloud):

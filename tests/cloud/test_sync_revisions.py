@@ -1,5 +1,7 @@
 """SyncFunction and edits/deletes made at sites (issue 9), on DynamoDB (moto)."""
 
+import json
+
 from edgechat.core.clock import Hlc, order_key
 from tests.cloud.test_other_handlers import site_message
 from tests.cloud.test_sync_handler import _up
@@ -68,3 +70,45 @@ def test_a_bad_revision_is_rejected_by_its_id_and_the_rest_of_the_batch_taken(cl
             "revisions": [site_revision("e0000003", "m0000001", 1)] * 41}  # fmt: skip
     assert _up(cloud, many) == []
     assert _up(cloud, {"type": "sync", "batchId": "b3", "messages": [], "revisions": [{"id": 7}]}) == []
+
+
+def test_revisions_are_numbered_per_room_once_per_id_and_paged_by_that_number(cloud):
+    """A site that missed a revision's announcement finds it by revSeq (gap or rooms check)."""
+    _up(cloud, {"type": "sync", "batchId": "b1", "messages": [site_message("m0000001", 100)]})
+    revs = [site_revision(f"e000000{i}", "m0000001", 200 + i, f"edit {i}") for i in range(1, 4)]
+    _up(cloud, {"type": "sync", "batchId": "b2", "messages": [], "revisions": revs[:2]})
+    early = site_revision("e0000009", "m0000009", 300, "before its message")  # numbered too
+    _up(cloud, {"type": "sync", "batchId": "b3", "messages": [], "revisions": [revs[1], revs[2], early]})
+    edits = [e for e in cloud.on("chat/pub/lobby") if e["type"] == "messageEdited"]
+    numbered = [(e["id"], e.get("revSeq")) for e in edits]
+    # each announcement carries its number; the resent e0000002 keeps its own
+    assert numbered == [("e0000001", 1), ("e0000002", 2), ("e0000002", 2), ("e0000003", 3), ("e0000009", 4)]
+    (state,) = _up(cloud, {"type": "rooms", "requestId": "q1"})
+    assert state["rooms"] == [{"room": "lobby", "lastSeq": 1, "lastRevSeq": 4}]
+    (p1,) = _up(cloud, {"type": "revisions", "requestId": "r1", "room": "lobby", "after": 1, "limit": 2})
+    assert p1["type"] == "revisionPage" and p1["hasMore"] is True
+    assert [(r["id"], r["revSeq"], r["text"]) for r in p1["revisions"]] == [("e0000002", 2, "edit 2"),
+                                                                          ("e0000003", 3, "edit 3")]
+    (p2,) = _up(cloud, {"type": "revisions", "requestId": "r2", "room": "lobby", "after": 3, "limit": 2})
+    assert [r["id"] for r in p2["revisions"]] == ["e0000009"] and p2["hasMore"] is False
+    (p3,) = _up(cloud, {"type": "revisions", "requestId": "r3", "room": "lobby", "after": 4})
+    assert p3["revisions"] == [] and p3["hasMore"] is False
+    # a delete is numbered and erases the words of the edits a page returns
+    _up(cloud, {"type": "sync", "batchId": "b4", "messages": [],
+                "revisions": [site_revision("d0000001", "m0000001", 400, None)]})  # fmt: skip
+    (p4,) = _up(cloud, {"type": "revisions", "requestId": "r4", "room": "lobby", "after": 0})
+    assert [(r["id"], r["revSeq"]) for r in p4["revisions"]][-1] == ("d0000001", 5)
+    assert all(r.get("text", "") == "" for r in p4["revisions"] if r["target"] == "m0000001")
+    assert _up(cloud, {"type": "revisions", "requestId": "r5", "room": "lobby", "after": -1}) == []
+
+
+def test_a_revision_page_is_cut_to_fit_an_iot_core_payload(cloud):
+    _up(cloud, {"type": "sync", "batchId": "b1", "messages": [site_message("m0000001", 100)]})
+    words = "w" * 3000
+    for b in range(3):
+        revs = [site_revision(f"e{b}{i:06d}", "m0000001", 200 + b * 40 + i, words) for i in range(40)]
+        _up(cloud, {"type": "sync", "batchId": f"b{b + 2}", "messages": [], "revisions": revs})
+    (page,) = _up(cloud, {"type": "revisions", "requestId": "r1", "room": "lobby", "after": 0, "limit": 500})
+    assert len(json.dumps(page)) <= 128 * 1024 and page["hasMore"] is True
+    got = [r["revSeq"] for r in page["revisions"]]
+    assert got == list(range(1, len(got) + 1)) and 20 < len(got) < 120

@@ -79,3 +79,22 @@ def test_schema_5_keeps_a_version_4_outbox(tmp_path):
     s.add([message("a4")])
     assert s.outbox()[-1][0] == 8  # positions past the old counter: a running Sync skips nothing
     s.close()
+
+
+def test_revision_cursors_only_go_up_apart_from_the_message_cursors(edge_store):  # noqa: F811
+    assert edge_store.revision_cursors() == {}
+    edge_store.advance_cursors({"r": 9})
+    edge_store.advance_revision_cursors({"r": 5, "s": 2})
+    edge_store.advance_revision_cursors({"r": 3, "s": 4})
+    assert edge_store.revision_cursors() == {"r": 5, "s": 4} and edge_store.cursors() == {"r": 9}
+
+
+def test_sqlite_revision_cursors_survive_reopen(tmp_path):
+    s = SqliteStore(tmp_path / "m.db")
+    s.advance_revision_cursors({"r": 7})
+    s.close()
+    s = SqliteStore(tmp_path / "m.db")
+    try:
+        assert s.revision_cursors() == {"r": 7} and s.cursors() == {}
+    finally:
+        s.close()

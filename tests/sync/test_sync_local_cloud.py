@@ -251,3 +251,37 @@ def test_a_cloud_browsers_edit_and_delete_reach_the_edge_room_and_store(site):
                    "the deleted words gone from the store's files")  # fmt: skip
     finally:
         bob.close()
+
+
+def test_an_edit_and_a_delete_made_in_the_cloud_while_the_site_is_cut_off_reach_it_afterwards(site):
+    """The site misses their announcements; the cloud's revSeq and the site's
+    revision cursor bring them (docs/sync.md): the deleted words leave its files."""
+    wait_until(lambda: sync_state(site.edge).get("synced"), 60, "synced")
+    secret = f"secret-{uuid.uuid4().hex}"
+    store = site.edge.data_dir / "store"
+    bob = cloud_browser(site)
+    try:
+        said(bob, {"type": "message", "id": "missed0001", "room": ROOM, "text": secret},
+             {"type": "message", "id": "missed0002", "room": ROOM, "text": "words before"})  # fmt: skip
+        site.ann.wait_for(lambda t, b: b.get("id") in ("missed0001", "missed0002"), count=2, timeout_s=20)
+        site.proxy.cut()
+        wait_until(lambda: sync_state(site.edge).get("connected") is False, 30, "cut off", site.edge)
+        said(bob, {"type": "edit", "id": "missededit1", "target": "missed0002", "room": ROOM,
+                   "text": "words after"},
+             {"type": "delete", "id": "misseddel01", "target": "missed0001", "room": ROOM})  # fmt: skip
+        time.sleep(1)  # the announcements are out, and lost to the site
+        rows = dict(site.edge.query("SELECT id, text FROM messages WHERE id LIKE 'missed%'"))
+        assert rows == {"missed0001": secret, "missed0002": "words before"}
+        site.proxy.restore()
+        wait_until(
+            lambda: dict(site.edge.query("SELECT id, text FROM messages WHERE id LIKE 'missed%'"))
+            == {"missed0001": "", "missed0002": "words after"},
+            60, "the edit and the delete at the site", site.edge,
+        )  # fmt: skip
+        wait_until(lambda: not any(secret.encode() in f.read_bytes() for f in store.iterdir()), 10,
+                   "the deleted words gone from the store's files")  # fmt: skip
+        wait_until(lambda: sync_state(site.edge).get("synced"), 30, "synced", site.edge)
+        last = max(r.rev_seq for r in site.table.revisions_after(ROOM, 0, 500)[0])
+        assert sync_state(site.edge)["revisionCursors"][ROOM] == last  # durable progress
+    finally:
+        bob.close()

@@ -4,6 +4,8 @@ store/base.py, as SQLite keeps it at the edge).
 | pk              | sk                      | what                                     |
 | rev#<id>        | rev                     | an edit or delete (its own id, order key) |
 | early#<target>  | rev#<id>                | a revision that came before its message (sync) |
+| revs#<room>     | meta                    | the room's revision counter: ``lastRevSeq`` |
+| revs#<room>     | r#<revSeq>              | which revision has that number (``id``)  |
 | room#<room>     | m#<seq>                 | the message, with ``editedKey``, ``deletedKey``, ``revs`` |
 | mod#state       | mute#<room>#<client>    | a mute and when it runs out               |
 | mod#state       | room#<room>             | a room's lock and pinned announcement     |
@@ -14,6 +16,9 @@ revision id being new and on the message not having changed since it was read,
 so two Lambdas revising one message concurrently cannot both win.  One whose
 message is not here yet (sync: sites' batches are ingested concurrently) is
 kept with an ``early#`` marker and merged by ``add`` when the message comes.
+The same transaction numbers the revision with its room's ``revSeq`` (once per
+revision id: the put of ``rev#<id>`` is conditional), so a site can page a
+room's revisions by number and see a gap (docs/sync.md).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from edgechat.store.base import StoreError
 MOD_PK: Final = "mod#state"
 AUDIT_PK: Final = "audit"
 MAX_ATTEMPTS: Final = 10
+_REV_DIGITS: Final = 12
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -52,13 +58,14 @@ def _rev_item(r: Revision) -> dict[str, Any]:
     return {
         "pk": f"rev#{r.id}", "sk": "rev", "id": r.id, "target": r.target, "room": r.room, "kind": r.kind,
         "text": r.text, "clientId": r.client_id, "ts": r.ts, "orderKey": r.order_key, "site": r.site,
+        "revSeq": r.rev_seq,
     }  # fmt: skip
 
 
 def _rev_of(item: dict[str, Any]) -> Revision:
     return Revision(
         item["id"], item["target"], item["room"], item["kind"], item["text"], item["clientId"],
-        int(item["ts"]), item["orderKey"], item["site"],
+        int(item["ts"]), item["orderKey"], item["site"], int(item.get("revSeq", 0)),
     )  # fmt: skip
 
 
@@ -109,7 +116,8 @@ class DynamoLifecycle:
             applied = msg is not None and lifecycle.supersedes(
                 rev.kind, rev.order_key, msg.get("editedKey"), deleted
             )
-            stored = replace(rev, text="") if deleted else rev
+            last = self._last_rev_seq(rev.room)
+            stored = replace(rev, text="" if deleted else rev.text, rev_seq=(last or 0) + 1)
             put = {
                 "Put": {
                     "TableName": self.table, "Item": _dump(_rev_item(stored)),
@@ -122,6 +130,7 @@ class DynamoLifecycle:
             else:  # merged when the message arrives (``_apply_early``)
                 early = {"pk": f"early#{rev.target}", "sk": f"rev#{rev.id}"}
                 items.append({"Put": {"TableName": self.table, "Item": _dump(early)}})
+            items += self._numbered(stored, last)
             try:
                 self._db.transact_write_items(TransactItems=items)
             except ClientError as exc:
@@ -132,6 +141,68 @@ class DynamoLifecycle:
                 self._blank(msg.get("revs", []) if msg else [])
             return stored, True, applied
         raise StoreError(f"revision {rev.id}: gave up after {MAX_ATTEMPTS} contended attempts")
+
+    def _last_rev_seq(self, room: str) -> int | None:
+        got = self._db.get_item(
+            TableName=self.table, Key=_dump({"pk": f"revs#{room}", "sk": "meta"}), ConsistentRead=True
+        )
+        return int(_load(got["Item"])["lastRevSeq"]) if "Item" in got else None
+
+    def _numbered(self, rev: Revision, last: int | None) -> list[dict[str, Any]]:
+        """The writes that give ``rev`` its room's next revSeq: the counter
+        (on condition nobody took that number since it was read) and the index item."""
+        counter = {"pk": f"revs#{rev.room}", "sk": "meta", "kind": "revs", "room": rev.room,
+                   "lastRevSeq": rev.rev_seq}  # fmt: skip
+        cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if last is not None:
+            cond = {"ConditionExpression": "lastRevSeq = :prev",
+                    "ExpressionAttributeValues": _dump({":prev": last})}  # fmt: skip
+        index = {"pk": f"revs#{rev.room}", "sk": f"r#{rev.rev_seq:0{_REV_DIGITS}d}", "id": rev.id}
+        return [
+            {"Put": {"TableName": self.table, "Item": _dump(counter), **cond}},
+            {"Put": {"TableName": self.table, "Item": _dump(index),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]  # fmt: skip
+
+    def revisions_after(self, room: str, after: int, limit: int) -> tuple[list[Revision], bool]:
+        """``room``'s revisions numbered after ``after``, in revSeq order, and
+        whether there are more (a site's revision backfill, docs/sync.md)."""
+
+        def read() -> tuple[list[Revision], bool]:
+            got = self._db.query(
+                TableName=self.table, KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues=_dump({
+                    ":pk": f"revs#{room}", ":lo": f"r#{after + 1:0{_REV_DIGITS}d}",
+                    ":hi": "r#" + "9" * _REV_DIGITS,
+                }),
+                Limit=limit + 1, ConsistentRead=True,
+            )  # fmt: skip
+            items = [_load(i) for i in got["Items"]]
+            revs = [r for r in (self._known(i["id"]) for i in items[:limit]) if r is not None]
+            return revs, len(items) > limit
+
+        return _guarded(read)
+
+    def last_rev_seqs(self) -> dict[str, int]:
+        """Each room's last revSeq (rooms with no revision: absent)."""
+
+        def read() -> dict[str, int]:
+            from edgechat.cloud.dynamo import KIND_INDEX  # dynamo imports this module
+
+            out: dict[str, int] = {}
+            args: dict[str, Any] = {
+                "TableName": self.table, "IndexName": KIND_INDEX, "KeyConditionExpression": "kind = :k",
+                "ExpressionAttributeValues": _dump({":k": "revs"}),
+            }  # fmt: skip
+            while True:
+                got = self._db.query(**args)
+                for item in map(_load, got["Items"]):
+                    out[item["room"]] = int(item["lastRevSeq"])
+                if "LastEvaluatedKey" not in got:
+                    return out
+                args["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+
+        return _guarded(read)
 
     def _blank(self, rids: list[str]) -> None:
         """A deleted message's edits keep no words either."""

@@ -77,6 +77,8 @@ class Revision:
     ts: int
     order_key: str
     site: str
+    # The cloud's per-room revision number (docs/sync.md): 0 at the edge and until stored there.
+    rev_seq: int = 0
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -91,6 +93,8 @@ class Revision:
         }
         if self.kind == EDIT:
             event["text"] = self.text
+        if self.rev_seq:
+            event["revSeq"] = self.rev_seq
         return event
 
 

@@ -132,6 +132,14 @@ class SyncStore(MessageStore, Protocol):
         """Raise cursors; never lowers one."""
         ...
 
+    def revision_cursors(self) -> dict[str, int]:
+        """Per room, the cloud revSeq up to which every edit and delete is stored here."""
+        ...
+
+    def advance_revision_cursors(self, cursors: dict[str, int]) -> None:
+        """Raise revision cursors; never lowers one."""
+        ...
+
 
 def with_picture_labels(
     page: list[Message], lookup: Callable[[Sequence[str]], dict[str, tuple[PictureLabel, ...]]]

@@ -24,6 +24,7 @@ class MemoryStore(MemoryLifecycle):
         self._rev_outbox: dict[str, int] = {}  # revisions made here: id -> position
         self._outbox_n = 0
         self._cursors: dict[str, int] = {}
+        self._rev_cursors: dict[str, int] = {}
 
     def add(self, messages: Sequence[Message]) -> list[tuple[Message, bool]]:
         out = self.add_remote(messages)
@@ -106,6 +107,13 @@ class MemoryStore(MemoryLifecycle):
     def advance_cursors(self, cursors: dict[str, int]) -> None:
         for room, seq in cursors.items():
             self._cursors[room] = max(seq, self._cursors.get(room, 0))
+
+    def revision_cursors(self) -> dict[str, int]:
+        return dict(self._rev_cursors)
+
+    def advance_revision_cursors(self, cursors: dict[str, int]) -> None:
+        for room, seq in cursors.items():
+            self._rev_cursors[room] = max(seq, self._rev_cursors.get(room, 0))
 
     def count(self) -> int:
         return len(self._by_id)

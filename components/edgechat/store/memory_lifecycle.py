@@ -21,6 +21,7 @@ class MemoryLifecycle:
 
     def _lifecycle_init(self) -> None:
         self._revisions: dict[str, Revision] = {}
+        self._rev_log: dict[str, list[str]] = {}  # per room, revision ids in revSeq order (cloud)
         self._edited_key: dict[str, str] = {}
         self._audit: list[Action] = []
         self._state = ModerationState()
@@ -45,7 +46,9 @@ class MemoryLifecycle:
                 continue
             message = self._by_id.get(rev.target)
             deleted = message is not None and message.deleted
-            stored = replace(rev, text="") if deleted else rev
+            log = self._rev_log.setdefault(rev.room, [])
+            log.append(rev.id)
+            stored = replace(rev, text="" if deleted else rev.text, rev_seq=len(log))
             self._revisions[rev.id] = stored
             applied = message is not None and lifecycle.supersedes(
                 rev.kind, rev.order_key, self._edited_key.get(rev.target), deleted
@@ -70,6 +73,14 @@ class MemoryLifecycle:
         """Every revision stored of those ``messages`` (for sync pages)."""
         ids = {m.id for m in messages}
         return [r for r in self._revisions.values() if r.target in ids]
+
+    def revisions_after(self, room: str, after: int, limit: int) -> tuple[list[Revision], bool]:
+        """``room``'s revisions numbered after ``after`` (as DynamoStore's)."""
+        ids = self._rev_log.get(room, [])[after : after + limit + 1]
+        return [self._revisions[i] for i in ids[:limit]], len(ids) > limit
+
+    def last_rev_seqs(self) -> dict[str, int]:
+        return {room: len(ids) for room, ids in self._rev_log.items() if ids}
 
     def _apply_early(self, message_id: str) -> None:
         """Merge the revisions that arrived before message ``message_id``."""

@@ -130,6 +130,14 @@ INSERT INTO outbox_v5 (n, kind, id) SELECT n, 'message', id FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_v5 RENAME TO outbox;
 """,
+    # 6: a room's revision cursor (sync): the highest cloud revSeq up to which
+    # every edit and delete of the room is stored here (docs/sync.md)
+    """
+CREATE TABLE IF NOT EXISTS sync_revision_cursors (
+    room    TEXT PRIMARY KEY,
+    rev_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+""",
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
@@ -325,14 +333,23 @@ class SqliteStore(SqliteLifecycle):
     def cursors(self) -> dict[str, int]:
         return dict(self._query("SELECT room, cloud_seq FROM sync_cursors", ()))
 
+    def revision_cursors(self) -> dict[str, int]:
+        return dict(self._query("SELECT room, rev_seq FROM sync_revision_cursors", ()))
+
     def advance_cursors(self, cursors: dict[str, int]) -> None:
         """Raise rooms' cursors (never lowers one: a late reply cannot undo progress)."""
+        self._advance("sync_cursors", "cloud_seq", cursors)
+
+    def advance_revision_cursors(self, cursors: dict[str, int]) -> None:
+        self._advance("sync_revision_cursors", "rev_seq", cursors)
+
+    def _advance(self, table: str, column: str, cursors: dict[str, int]) -> None:
         if not cursors:
             return
         try:
             self._db.execute(
-                f"INSERT INTO sync_cursors (room, cloud_seq) VALUES {','.join(['(?,?)'] * len(cursors))} "
-                "ON CONFLICT(room) DO UPDATE SET cloud_seq = max(cloud_seq, excluded.cloud_seq)",
+                f"INSERT INTO {table} (room, {column}) VALUES {','.join(['(?,?)'] * len(cursors))} "
+                f"ON CONFLICT(room) DO UPDATE SET {column} = max({column}, excluded.{column})",
                 [v for item in cursors.items() for v in item],
             )
         except sqlite3.Error as exc:

@@ -18,6 +18,13 @@ backfill runs, live messages of that room are left to it; when its last page is
 in and a later seq was seen meanwhile, it runs again.  The cursor moves only
 when the Router says the messages are committed, in the order injected; a
 failed or unanswered injection rewinds ``high`` to the cursor and backfills.
+
+Edits and deletes (revisions) have the same machinery, a second stream per
+room: the cloud numbers them with ``revSeq``; a live one with the next number
+is injected, a gap asks for ``revisions`` after ``high``, and the revision
+cursor moves when the Router has stored them.  A room's two cursors are
+independent: a revision whose message is not here yet is stored early and
+merged when the message comes.
 """
 
 from __future__ import annotations
@@ -30,8 +37,22 @@ from typing import Any
 from edgechat.core.lifecycle import Revision
 from edgechat.core.protocol import Message
 
-# Edits and deletes on ``chat/pub/<room>`` (core/lifecycle.py): no seq, merged in any order.
+# Edits and deletes on ``chat/pub/<room>`` (core/lifecycle.py): numbered by the cloud's
+# ``revSeq``, merged in any order.
 REVISION_EVENTS = ("messageEdited", "messageRemoved")
+
+
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    """What differs between a room's messages and its revisions."""
+
+    request: str  # the up request that pages it
+    seq_key: str  # the cloud's number in each event
+    last_key: str  # the cloud's last number in ``roomsState``
+
+
+MESSAGES = _Stream("backfill", "seq", "lastSeq")
+REVISIONS = _Stream("revisions", "revSeq", "lastRevSeq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +102,7 @@ class RetireOutbox:
 @dataclass(frozen=True, slots=True)
 class SaveCursors:
     cursors: dict[str, int]
+    revisions: dict[str, int] = field(default_factory=dict)  # the rooms' revision cursors
 
 
 Effect = SendUp | InjectMessages | RetireOutbox | SaveCursors
@@ -112,6 +134,7 @@ class _Room:
     # Live messages accepted (``high`` counts them) and not yet handed over:
     # a burst goes to the Router as one request (``flush``).
     live: list[dict[str, Any]] = field(default_factory=list)
+    stream: _Stream = MESSAGES
 
 
 @dataclass(slots=True)
@@ -125,8 +148,8 @@ class SyncCounters:
     ack_ms: int = 0  # the last batch's round trip to the cloud's answer
 
 
-def _seq(event: Any) -> int | None:
-    seq = event.get("seq") if isinstance(event, dict) else None
+def _seq(event: Any, key: str = "seq") -> int | None:
+    seq = event.get(key) if isinstance(event, dict) else None
     return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
 
 
@@ -157,11 +180,17 @@ def _room(event: Any) -> str | None:
 
 
 class SyncCore:
-    def __init__(self, config: SyncConfig, cursors: dict[str, int], id_prefix: str) -> None:
-        """``cursors`` as stored; ``id_prefix`` makes request and batch ids
-        unique across restarts (a few random characters)."""
+    def __init__(
+        self, config: SyncConfig, cursors: dict[str, int], id_prefix: str,
+        revision_cursors: dict[str, int] | None = None,
+    ) -> None:  # fmt: skip
+        """``cursors`` (messages) and ``revision_cursors`` as stored; ``id_prefix``
+        makes request and batch ids unique across restarts (a few random characters)."""
         self.config = config
         self.rooms: dict[str, _Room] = {r: _Room(c, c, c) for r, c in cursors.items()}
+        self.revs: dict[str, _Room] = {
+            r: _Room(c, c, c, stream=REVISIONS) for r, c in (revision_cursors or {}).items()
+        }
         self.connected = False
         self.counters = SyncCounters()
         self.last_contact_ms: int | None = None
@@ -174,7 +203,7 @@ class SyncCore:
         self._sent_upto = 0
         self._backoff_ms = 0
         self._not_before_ms = 0
-        self._injects: dict[str, str] = {}  # request id -> room
+        self._injects: dict[str, tuple[str, _Room]] = {}  # request id -> its room
         self._inject_ms: dict[str, int] = {}
         self._rooms_request: str | None = None
         self._rooms_ms: int | None = None
@@ -189,8 +218,14 @@ class SyncCore:
         self._counter += 1
         return f"{kind}-{self._prefix}-{self._counter}"
 
-    def _room_state(self, room: str) -> _Room:
+    def _room_state(self, room: str, stream: _Stream = MESSAGES) -> _Room:
+        if stream is REVISIONS:
+            return self.revs.setdefault(room, _Room(stream=REVISIONS))
         return self.rooms.setdefault(room, _Room())
+
+    def _streams(self) -> list[tuple[str, _Room]]:
+        """Every room's two streams, messages first."""
+        return [*self.rooms.items(), *self.revs.items()]
 
     # -- connection
 
@@ -200,7 +235,7 @@ class SyncCore:
         self._in_flight.clear()
         self._sent_upto = 0
         self._not_before_ms = 0
-        for r in self.rooms.values():
+        for _, r in self._streams():
             r.fetching = None
         return self._ask_rooms(now_ms)
 
@@ -297,17 +332,21 @@ class SyncCore:
                 return self._on_live(body, now_ms)
             case "page":
                 return self._on_page(body, now_ms)
+            case "revisionPage":
+                return self._on_revision_page(body, now_ms)
             case "roomsState":
                 return self._on_rooms_state(body, now_ms)
             case "messageEdited" | "messageRemoved":
-                self._revisions.append(body)  # to the Router with the next flush
+                if _seq(body, REVISIONS.seq_key) is not None:
+                    return self._on_live(body, now_ms, REVISIONS)
+                self._revisions.append(body)  # unnumbered (an older cloud): with the next flush
         return []
 
-    def _on_live(self, event: dict[str, Any], now_ms: int) -> list[Effect]:
-        room, seq = _room(event), _seq(event)
+    def _on_live(self, event: dict[str, Any], now_ms: int, stream: _Stream = MESSAGES) -> list[Effect]:
+        room, seq = _room(event), _seq(event, stream.seq_key)
         if room is None or seq is None:
             return []
-        r = self._room_state(room)
+        r = self._room_state(room, stream)
         r.seen = max(r.seen, seq)
         if r.fetching is not None or seq <= r.high:
             return []
@@ -321,7 +360,7 @@ class SyncCore:
         """Hand the live messages and revisions gathered so far to the Router
         (the shell calls this when it has no more events waiting, and ``tick`` does)."""
         effects: list[Effect] = [
-            e for room, r in self.rooms.items() if r.live for e in self._flush_room(room, r, now_ms)
+            e for room, r in self._streams() if r.live for e in self._flush_room(room, r, now_ms)
         ]
         revisions, self._revisions = self._revisions, []
         for chunk in _chunks(revisions, self.config.max_inject_bytes) if revisions else []:
@@ -339,7 +378,7 @@ class SyncCore:
 
     @property
     def buffered(self) -> int:
-        return sum(len(r.live) for r in self.rooms.values()) + len(self._revisions)
+        return sum(len(r.live) for _, r in self._streams()) + len(self._revisions)
 
     def _backfill(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
         flushed = self._flush_room(room, r, now_ms)  # injected in seq order: these come first
@@ -349,18 +388,46 @@ class SyncCore:
         while len(r.asked) > 8:
             del r.asked[next(iter(r.asked))]
         self.counters.backfills += 1
-        body = {"type": "backfill", "requestId": r.fetching, "room": room, "after": r.high,
+        body = {"type": r.stream.request, "requestId": r.fetching, "room": room, "after": r.high,
                 "limit": self.config.backfill_limit}  # fmt: skip
         return [*flushed, SendUp(body)]
 
-    def _on_page(self, page: dict[str, Any], now_ms: int) -> list[Effect]:
+    def _page_room(self, page: dict[str, Any], rooms: dict[str, _Room]) -> tuple[str, _Room] | None:
+        """The room whose request ``page`` answers, if it still counts."""
         room = _room(page)
-        r = self.rooms.get(room) if room else None
+        r = rooms.get(room) if room else None
         after = r.asked.pop(str(page.get("requestId")), None) if r is not None else None
         if room is None or r is None or after is None or after > r.high:
-            return []  # unknown, or asked after a high that was rewound: it could skip a message
+            return None  # unknown, or asked after a high that was rewound: it could skip one
         r.fetching = None
         r.fetch_timeouts = 0
+        return room, r
+
+    def _on_revision_page(self, page: dict[str, Any], now_ms: int) -> list[Effect]:
+        """A room's revisions after ``high`` in revSeq order: stored, the cursor passes them."""
+        found = self._page_room(page, self.revs)
+        if found is None:
+            return []
+        room, r = found
+        raw, key = page.get("revisions"), REVISIONS.seq_key
+        listed = raw if isinstance(raw, list) else []
+        events = [e for e in listed if _seq(e, key) is not None and _room(e) == room]
+        events.sort(key=lambda e: e[key])
+        fresh = [e for e in events if e[key] > r.high]
+        effects: list[Effect] = []
+        if fresh:  # the page is the cloud's whole answer after ``high``: a number it skips does not exist
+            r.seen = max(r.seen, fresh[-1][key])
+            chunks = _chunks(fresh, self.config.max_inject_bytes)
+            effects += [self._inject(room, r, chunk, now_ms) for chunk in chunks]
+        if (page.get("hasMore") is True and fresh) or r.seen > r.high:
+            effects += self._backfill(room, r, now_ms)
+        return effects
+
+    def _on_page(self, page: dict[str, Any], now_ms: int) -> list[Effect]:
+        found = self._page_room(page, self.rooms)
+        if found is None:
+            return []
+        room, r = found
         raw = page.get("messages")
         events = sorted(
             (e for e in (raw if isinstance(raw, list) else []) if _seq(e) is not None and _room(e) == room),
@@ -393,13 +460,14 @@ class SyncCore:
         effects: list[Effect] = []
         rooms = body.get("rooms")
         for info in rooms if isinstance(rooms, list) else []:
-            room, last = _room(info), info.get("lastSeq") if isinstance(info, dict) else None
-            if room is None or not isinstance(last, int) or isinstance(last, bool):
-                continue
-            r = self._room_state(room)
-            r.seen = max(r.seen, last)
-            if last > r.high and r.fetching is None:
-                effects += self._backfill(room, r, now_ms)
+            for stream in (MESSAGES, REVISIONS):
+                room, last = _room(info), _seq(info, stream.last_key)
+                if room is None or last is None:
+                    continue  # 0, absent or not a number: nothing to fetch
+                r = self._room_state(room, stream)
+                r.seen = max(r.seen, last)
+                if last > r.high and r.fetching is None:
+                    effects += self._backfill(room, r, now_ms)
         if body.get("hasMore") is True:  # more rooms than fit one answer: the next check goes on
             self._rooms_ms = now_ms - self.config.rooms_every_ms + self.config.backoff_min_ms
         return effects
@@ -409,10 +477,13 @@ class SyncCore:
         revisions: list[dict[str, Any]] | None = None,
     ) -> InjectMessages:  # fmt: skip
         request_id = self._next_id("i")
-        r.high = max(r.high, events[-1]["seq"])
-        r.waiting.append([request_id, events[-1]["seq"], False])
-        self._injects[request_id] = room
+        last = events[-1][r.stream.seq_key]
+        r.high = max(r.high, last)
+        r.waiting.append([request_id, last, False])
+        self._injects[request_id] = (room, r)
         self._inject_ms[request_id] = now_ms
+        if r.stream is REVISIONS:
+            return InjectMessages(request_id, [], events)
         self.counters.received += len(events)
         return InjectMessages(request_id, events, revisions or [])
 
@@ -428,11 +499,11 @@ class SyncCore:
             if body.get("type") != "stored":
                 self._revisions += revisions[0]  # not stored: handed over again at the next flush
             return []
-        room = self._injects.pop(request_id, None) if isinstance(request_id, str) else None
+        found = self._injects.pop(request_id, None) if isinstance(request_id, str) else None
         self._inject_ms.pop(request_id, None)  # type: ignore[arg-type]
-        if room is None:
+        if found is None:
             return []  # not ours, or given up on already
-        r = self.rooms[room]
+        room, r = found
         if body.get("type") != "stored":
             return self._rewind(room, r, now_ms)
         for item in r.waiting:
@@ -442,7 +513,9 @@ class SyncCore:
         while r.waiting and r.waiting[0][2]:
             r.cursor = max(r.cursor, r.waiting.popleft()[1])
             moved = True
-        return [SaveCursors({room: r.cursor})] if moved else []
+        if not moved:
+            return []
+        return [SaveCursors({}, {room: r.cursor}) if r.stream is REVISIONS else SaveCursors({room: r.cursor})]
 
     def _rewind(self, room: str, r: _Room, now_ms: int) -> list[Effect]:
         """Injections of ``room`` failed or went unanswered: start again from the cursor."""
@@ -478,11 +551,10 @@ class SyncCore:
                 self._revisions += events
         for request_id, sent in list(self._inject_ms.items()):
             if now_ms - sent >= c.inject_timeout_ms and request_id in self._injects:
-                room = self._injects[request_id]
-                effects += self._rewind(room, self.rooms[room], now_ms)
+                effects += self._rewind(*self._injects[request_id], now_ms)
         if not self.connected:
             return effects
-        for room, r in self.rooms.items():
+        for room, r in self._streams():
             wait_ms = c.backfill_timeout_ms * 2 ** min(r.fetch_timeouts, 3)
             if (
                 r.fetching is not None and now_ms - r.fetch_ms >= wait_ms
@@ -504,7 +576,7 @@ class SyncCore:
         """Every room received as far as the cloud was known to have it."""
         rooms = all(
             r.fetching is None and not r.waiting and not r.live and r.cursor >= r.seen
-            for r in self.rooms.values()
+            for _, r in self._streams()
         )
         return rooms and not self._revisions and not self._revision_injects
 

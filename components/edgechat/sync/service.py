@@ -127,6 +127,7 @@ class SyncService:
         # Cursors the Router confirmed, written at the next tick: one fsync for a
         # burst, not one per message (a cursor behind only means a re-fetch).
         self._unsaved: dict[str, int] = {}
+        self._unsaved_revisions: dict[str, int] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._unretired: list[str] = []
         self._unretired_revisions: list[str] = []
@@ -143,7 +144,8 @@ class SyncService:
     async def run(self) -> None:
         """Serve until cancelled."""
         cursors = await self._store(self.store.cursors)
-        self.core = SyncCore(self.config, cursors, secrets.token_hex(3))
+        revision_cursors = await self._store(self.store.revision_cursors)
+        self.core = SyncCore(self.config, cursors, secrets.token_hex(3), revision_cursors)
         self.backlog = await self._store(self.store.outbox_stats)
         tasks = [
             asyncio.create_task(self._local_link(), name="sync-local"),
@@ -155,7 +157,7 @@ class SyncService:
         try:
             await self._drive()
         finally:
-            if self._unsaved:  # a clean stop keeps its progress (a kill only costs a re-fetch)
+            if self._unsaved or self._unsaved_revisions:  # a clean stop keeps its progress (a kill: re-fetch)
                 await asyncio.shield(self._save_cursors())
             for task in [*tasks, *self._sending]:
                 task.cancel()
@@ -257,8 +259,9 @@ class SyncService:
                 case RetireOutbox(ids=ids, revisions=revisions):
                     self._unretired += ids  # deleted after the next batch is on its way
                     self._unretired_revisions += revisions
-                case SaveCursors(cursors=cursors):
+                case SaveCursors(cursors=cursors, revisions=revision_cursors):
                     self._unsaved.update(cursors)
+                    self._unsaved_revisions.update(revision_cursors)
 
     async def _inject(
         self, request_id: str, messages: list[dict[str, Any]], revisions: list[dict[str, Any]]
@@ -299,14 +302,20 @@ class SyncService:
         self._outbox_dirty = True
 
     async def _save_cursors(self) -> None:
-        if not self._unsaved:
-            return
-        cursors, self._unsaved = self._unsaved, {}
-        try:
-            await self._store(self.store.advance_cursors, cursors)
-        except StoreError as exc:  # kept for the next tick
-            log.error("sync: cannot save cursors: %s", exc)
-            self._unsaved = {**cursors, **self._unsaved}
+        if self._unsaved:
+            cursors, self._unsaved = self._unsaved, {}
+            try:
+                await self._store(self.store.advance_cursors, cursors)
+            except StoreError as exc:  # kept for the next tick
+                log.error("sync: cannot save cursors: %s", exc)
+                self._unsaved = {**cursors, **self._unsaved}
+        if self._unsaved_revisions:
+            revs, self._unsaved_revisions = self._unsaved_revisions, {}
+            try:
+                await self._store(self.store.advance_revision_cursors, revs)
+            except StoreError as exc:
+                log.error("sync: cannot save revision cursors: %s", exc)
+                self._unsaved_revisions = {**revs, **self._unsaved_revisions}
 
     def _send_up(self, body: dict[str, Any]) -> None:
         """Publish in the background: a silent link (no PUBACK) must not stall
@@ -385,7 +394,8 @@ class SyncService:
         assert self.status_path is not None
         cursors = {r: s.cursor for r, s in core.rooms.items()}
         status = {**state, "pid": os.getpid(), "thing": self.thing, "inFlight": core.in_flight,
-                  "counters": asdict(core.counters), "cursors": cursors}  # fmt: skip
+                  "counters": asdict(core.counters), "cursors": cursors,
+                  "revisionCursors": {r: s.cursor for r, s in core.revs.items()}}  # fmt: skip
         status["pictures"] = self.pictures.status() if self.pictures else pictures_off("no bucket set")
         try:
             self.status_path.parent.mkdir(parents=True, exist_ok=True)

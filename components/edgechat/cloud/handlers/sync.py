@@ -8,8 +8,10 @@ Three requests, each answered on ``sync/{thing}/down``:
 * ``{"type":"backfill","requestId","room","after","limit"}`` ->
   ``{"type":"page","requestId","room","messages":[message events, cloud seq],"revisions":[their
   edits and deletes],"hasMore"}``
+* ``{"type":"revisions","requestId","room","after","limit"}`` ->
+  ``{"type":"revisionPage","requestId","room","revisions":[edits and deletes, with "revSeq"],"hasMore"}``
 * ``{"type":"rooms","requestId"}`` ->
-  ``{"type":"roomsState","requestId","rooms":[{"room","lastSeq"}],"hasMore"}``
+  ``{"type":"roomsState","requestId","rooms":[{"room","lastSeq","lastRevSeq"}],"hasMore"}``
 
 ``sync`` is the cloud's idempotent ingest: each message keeps its origin's id,
 order key and site; the DynamoDB store adds it once (conditional on its id) and
@@ -26,7 +28,9 @@ be read at all is logged and dropped: nothing crashes on input.
 Edits and deletes (revisions) are stored after the batch's messages, once per
 revision id (the merge makes their order of arrival irrelevant: a delete wins
 and erases the text, else the greatest order key), acked, and announced on
-``chat/pub/{room}`` as ``messageEdited`` / ``messageRemoved`` (again on a resend).
+``chat/pub/{room}`` as ``messageEdited`` / ``messageRemoved`` (again on a resend)
+with their ``revSeq``: the store numbers each room's revisions once per id, so a
+site that missed an announcement sees the gap and pages them with ``revisions``.
 """
 
 from __future__ import annotations
@@ -111,11 +115,21 @@ class Backfill:
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionsQuery:
+    """A room's revisions numbered after ``after`` (the site's revision cursor)."""
+
+    request_id: str
+    room: str
+    after: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class RoomsQuery:
     request_id: str
 
 
-SyncRequest = SyncBatch | Backfill | RoomsQuery
+SyncRequest = SyncBatch | Backfill | RevisionsQuery | RoomsQuery
 
 
 def _nonneg_int(body: dict[str, Any], key: str, default: int | None = None) -> int:
@@ -145,11 +159,12 @@ def parse_request(payload: bytes, limits_text: int) -> SyncRequest:
                 messages, rejected = _each(raw_messages, lambda m: parse_message(m, limits_text))
                 revisions, refused = _each(raw_revisions, lambda r: parse_revision(r, limits_text))
                 return SyncBatch(batch_id, messages, rejected, revisions, refused)
-            case "backfill":
+            case "backfill" | "revisions" as kind:
                 limit = _nonneg_int(body, "limit", DEFAULT_PAGE)
                 if not 1 <= limit <= MAX_PAGE:
                     raise BadEvent(f"limit: 1 to {MAX_PAGE}")
-                return Backfill(
+                query = Backfill if kind == "backfill" else RevisionsQuery
+                return query(
                     names.client_id(body.get("requestId"), "requestId"),
                     names.room(body.get("room")), _nonneg_int(body, "after"), limit,
                 )  # fmt: skip
@@ -217,13 +232,27 @@ def page(q: Backfill, deps: Deps) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def revision_page(q: RevisionsQuery, deps: Deps) -> dict[str, Any]:
+    """The room's revisions after ``q.after`` in revSeq order, cut to fit 128 KB
+    (at least one); a number the page skips does not exist in the cloud."""
+    revisions, more = deps.store.revisions_after(q.room, q.after, q.limit)
+    events = _fitting([r.to_event() for r in revisions], PAYLOAD_BUDGET)
+    return {
+        "type": "revisionPage", "requestId": q.request_id, "room": q.room, "revisions": events,
+        "hasMore": more or len(events) < len(revisions),
+    }  # fmt: skip
+
+
 def _size(events: list[dict[str, Any]]) -> int:
     return len(encode({"l": events}))
 
 
 def rooms_state(q: RoomsQuery, deps: Deps) -> dict[str, Any]:
-    infos = sorted(deps.store.rooms(), key=lambda i: i.room)
-    rooms = _fitting([{"room": i.room, "lastSeq": i.last_seq} for i in infos], PAYLOAD_BUDGET)
+    last_seqs = {i.room: i.last_seq for i in deps.store.rooms()}
+    last_revs = deps.store.last_rev_seqs()
+    infos = [{"room": r, "lastSeq": last_seqs.get(r, 0), "lastRevSeq": last_revs.get(r, 0)}
+             for r in sorted(last_seqs.keys() | last_revs.keys())]  # fmt: skip
+    rooms = _fitting(infos, PAYLOAD_BUDGET)
     more = len(rooms) < len(infos)
     return {"type": "roomsState", "requestId": q.request_id, "rooms": rooms, "hasMore": more}
 
@@ -240,6 +269,8 @@ def handle(event: dict[str, Any], deps: Deps) -> None:
             answer = ingest(request, deps)
         case Backfill():
             answer = page(request, deps)
+        case RevisionsQuery():
+            answer = revision_page(request, deps)
         case RoomsQuery():
             answer = rooms_state(request, deps)
     deps.publish(sync_down(up.thing), encode(answer))
