@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edgechat.cloud.dynamo_lifecycle import DynamoLifecycle
+from edgechat.cloud.items import ddb_dump, ddb_load, ddb_value
 from edgechat.core.attachments import (
     PictureLabel,
     dump_attachments,
@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 KIND_INDEX: Final = "byKind"
 MAX_ATTEMPTS: Final = 20  # contended room counters: each retry means another writer won
 _SEQ_DIGITS: Final = 12
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 
 
 def room_pk(room: str) -> str:
@@ -90,12 +88,6 @@ def from_item(item: dict[str, Any]) -> Message:
     )  # fmt: skip
 
 
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in item.items()}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
 
 
 class DynamoStore(DynamoLifecycle):
@@ -131,16 +123,16 @@ class DynamoStore(DynamoLifecycle):
                 id_item["expiresAt"] = expires
             counter_ok = (
                 "lastSeq = :prev" if "lastSeq" in meta else "attribute_not_exists(pk)",
-                {":prev": _ser.serialize(meta["lastSeq"])} if "lastSeq" in meta else {},
+                {":prev": ddb_value(meta["lastSeq"])} if "lastSeq" in meta else {},
             )
             try:
                 self._db.transact_write_items(
                     TransactItems=[
-                        {"Put": {"TableName": self.table, "Item": _dump(id_item),
+                        {"Put": {"TableName": self.table, "Item": ddb_dump(id_item),
                                  "ConditionExpression": "attribute_not_exists(pk)"}},
-                        {"Put": {"TableName": self.table, "Item": _dump(to_item(stored, expires)),
+                        {"Put": {"TableName": self.table, "Item": ddb_dump(to_item(stored, expires)),
                                  "ConditionExpression": "attribute_not_exists(pk)"}},
-                        {"Put": {"TableName": self.table, "Item": _dump(new_meta),
+                        {"Put": {"TableName": self.table, "Item": ddb_dump(new_meta),
                                  "ConditionExpression": counter_ok[0],
                                  **({"ExpressionAttributeValues": counter_ok[1]} if counter_ok[1] else {})}},
                     ]
@@ -161,20 +153,20 @@ class DynamoStore(DynamoLifecycle):
 
     def _meta(self, room: str) -> dict[str, Any]:
         got = self._db.get_item(
-            TableName=self.table, Key=_dump({"pk": room_pk(room), "sk": "meta"}), ConsistentRead=True
+            TableName=self.table, Key=ddb_dump({"pk": room_pk(room), "sk": "meta"}), ConsistentRead=True
         )
-        return _load(got["Item"]) if "Item" in got else {}
+        return ddb_load(got["Item"]) if "Item" in got else {}
 
     def _by_id(self, message_id: str) -> Message | None:
         got = self._db.get_item(
-            TableName=self.table, Key=_dump({"pk": id_pk(message_id), "sk": "id"}), ConsistentRead=True
+            TableName=self.table, Key=ddb_dump({"pk": id_pk(message_id), "sk": "id"}), ConsistentRead=True
         )
         if "Item" not in got:
             return None
-        ref = _load(got["Item"])
+        ref = ddb_load(got["Item"])
         msg = self._db.get_item(
             TableName=self.table,
-            Key=_dump({"pk": room_pk(ref["room"]), "sk": message_sk(int(ref["seq"]))}),
+            Key=ddb_dump({"pk": room_pk(ref["room"]), "sk": message_sk(int(ref["seq"]))}),
             ConsistentRead=True,
         )
         if "Item" not in msg:
@@ -182,7 +174,7 @@ class DynamoStore(DynamoLifecycle):
             # it is still a duplicate; answer with what the id item remembers.
             return Message(id=message_id, room=ref["room"], text="", client_id=str(ref.get("clientId", "")),
                            nick="", ts=0, order_key="", site="", seq=int(ref["seq"]))  # fmt: skip
-        return from_item(_load(msg["Item"]))
+        return from_item(ddb_load(msg["Item"]))
 
     # -- reads
 
@@ -199,7 +191,7 @@ class DynamoStore(DynamoLifecycle):
             got = self._db.query(
                 TableName=self.table,
                 KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=ddb_dump(
                     {":pk": room_pk(room), ":lo": message_sk(lo), ":hi": message_sk(hi)}
                 ),
                 ScanIndexForward=forward,
@@ -208,13 +200,13 @@ class DynamoStore(DynamoLifecycle):
             )
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"DynamoDB: {exc}") from exc
-        items = [from_item(_load(i)) for i in got["Items"]]
+        items = [from_item(ddb_load(i)) for i in got["Items"]]
         return with_picture_labels(items[:limit], self.picture_labels), len(items) > limit
 
     def put_labels(self, sha256: str, labels: Sequence[PictureLabel]) -> None:
         item = {"pk": picture_pk(sha256), "sk": "labels", "labels": dump_labels(labels)}
         try:
-            self._db.put_item(TableName=self.table, Item=_dump(item))
+            self._db.put_item(TableName=self.table, Item=ddb_dump(item))
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"DynamoDB: {exc}") from exc
 
@@ -222,12 +214,12 @@ class DynamoStore(DynamoLifecycle):
         found: dict[str, tuple[PictureLabel, ...]] = {}
         try:
             for i in range(0, len(shas), 100):  # BatchGetItem takes at most 100 keys
-                keys = [_dump({"pk": picture_pk(s), "sk": "labels"}) for s in shas[i : i + 100]]
+                keys = [ddb_dump({"pk": picture_pk(s), "sk": "labels"}) for s in shas[i : i + 100]]
                 request: dict[str, Any] = {self.table: {"Keys": keys}}
                 while request:
                     got = self._db.batch_get_item(RequestItems=request)
                     for raw in got["Responses"].get(self.table, []):
-                        item = _load(raw)
+                        item = ddb_load(raw)
                         found[item["pk"].removeprefix("pic#")] = load_labels(item["labels"])
                     request = got.get("UnprocessedKeys") or {}
         except (ClientError, BotoCoreError) as exc:
@@ -240,12 +232,12 @@ class DynamoStore(DynamoLifecycle):
             "TableName": self.table,
             "IndexName": KIND_INDEX,
             "KeyConditionExpression": "kind = :k",
-            "ExpressionAttributeValues": _dump({":k": "room"}),
+            "ExpressionAttributeValues": ddb_dump({":k": "room"}),
         }
         try:
             while True:
                 got = self._db.query(**kwargs)
-                metas += [_load(i) for i in got["Items"]]
+                metas += [ddb_load(i) for i in got["Items"]]
                 if "LastEvaluatedKey" not in got:
                     return metas
                 kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
@@ -266,7 +258,7 @@ class DynamoStore(DynamoLifecycle):
         return self._db.scan(
             TableName=self.table,
             FilterExpression="begins_with(sk, :m)" + extra,
-            ExpressionAttributeValues=_dump({":m": "m#", **(values or {})}),
+            ExpressionAttributeValues=ddb_dump({":m": "m#", **(values or {})}),
             **kw,
         )
 
@@ -276,7 +268,7 @@ class DynamoStore(DynamoLifecycle):
         try:
             while len(doomed) < batch:
                 got = self._scan_messages(" AND ts < :t", {":t": older_than_ms}, **kwargs)
-                doomed += [_load(i) for i in got["Items"]]
+                doomed += [ddb_load(i) for i in got["Items"]]
                 if "LastEvaluatedKey" not in got:
                     break
                 kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
@@ -284,7 +276,7 @@ class DynamoStore(DynamoLifecycle):
             keys = [{"pk": d["pk"], "sk": d["sk"]} for d in doomed]
             keys += [{"pk": id_pk(d["id"]), "sk": "id"} for d in doomed]
             for i in range(0, len(keys), 25):  # BatchWriteItem takes at most 25
-                requests = [{"DeleteRequest": {"Key": _dump(k)}} for k in keys[i : i + 25]]
+                requests = [{"DeleteRequest": {"Key": ddb_dump(k)}} for k in keys[i : i + 25]]
                 self._db.batch_write_item(RequestItems={self.table: requests})
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"DynamoDB: {exc}") from exc

@@ -29,9 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from edgechat.cloud.items import ddb_dump, ddb_load
 from edgechat.core import lifecycle
 from edgechat.core.lifecycle import Revision
 from edgechat.core.moderation import Action, ModerationState
@@ -42,16 +42,8 @@ MOD_PK: Final = "mod#state"
 AUDIT_PK: Final = "audit"
 MAX_ATTEMPTS: Final = 10
 _REV_DIGITS: Final = 12
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 
 
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in item.items()}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
 
 
 def _rev_item(r: Revision) -> dict[str, Any]:
@@ -82,14 +74,14 @@ class DynamoLifecycle:
 
     def _message_item(self, message_id: str) -> dict[str, Any] | None:
         got = self._db.get_item(
-            TableName=self.table, Key=_dump({"pk": f"id#{message_id}", "sk": "id"}), ConsistentRead=True
+            TableName=self.table, Key=ddb_dump({"pk": f"id#{message_id}", "sk": "id"}), ConsistentRead=True
         )
         if "Item" not in got:
             return None
-        ref = _load(got["Item"])
+        ref = ddb_load(got["Item"])
         key = {"pk": f"room#{ref['room']}", "sk": f"m#{int(ref['seq']):012d}"}
-        msg = self._db.get_item(TableName=self.table, Key=_dump(key), ConsistentRead=True)
-        return _load(msg["Item"]) if "Item" in msg else None
+        msg = self._db.get_item(TableName=self.table, Key=ddb_dump(key), ConsistentRead=True)
+        return ddb_load(msg["Item"]) if "Item" in msg else None
 
     def get(self, message_id: str) -> Message | None:
         from edgechat.cloud.dynamo import from_item  # dynamo imports this module
@@ -102,9 +94,9 @@ class DynamoLifecycle:
 
     def _known(self, rid: str) -> Revision | None:
         got = self._db.get_item(
-            TableName=self.table, Key=_dump({"pk": f"rev#{rid}", "sk": "rev"}), ConsistentRead=True
+            TableName=self.table, Key=ddb_dump({"pk": f"rev#{rid}", "sk": "rev"}), ConsistentRead=True
         )
-        return _rev_of(_load(got["Item"])) if "Item" in got else None
+        return _rev_of(ddb_load(got["Item"])) if "Item" in got else None
 
     def _revise(self, rev: Revision) -> tuple[Revision, bool, bool]:
         for _ in range(MAX_ATTEMPTS):
@@ -120,7 +112,7 @@ class DynamoLifecycle:
             stored = replace(rev, text="" if deleted else rev.text, rev_seq=(last or 0) + 1)
             put = {
                 "Put": {
-                    "TableName": self.table, "Item": _dump(_rev_item(stored)),
+                    "TableName": self.table, "Item": ddb_dump(_rev_item(stored)),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }  # fmt: skip
@@ -129,7 +121,7 @@ class DynamoLifecycle:
                 items.append({"Update": self._message_update(msg, rev, applied)})
             else:  # merged when the message arrives (``_apply_early``)
                 early = {"pk": f"early#{rev.target}", "sk": f"rev#{rev.id}"}
-                items.append({"Put": {"TableName": self.table, "Item": _dump(early)}})
+                items.append({"Put": {"TableName": self.table, "Item": ddb_dump(early)}})
             items += self._numbered(stored, last)
             try:
                 self._db.transact_write_items(TransactItems=items)
@@ -144,9 +136,9 @@ class DynamoLifecycle:
 
     def _last_rev_seq(self, room: str) -> int | None:
         got = self._db.get_item(
-            TableName=self.table, Key=_dump({"pk": f"revs#{room}", "sk": "meta"}), ConsistentRead=True
+            TableName=self.table, Key=ddb_dump({"pk": f"revs#{room}", "sk": "meta"}), ConsistentRead=True
         )
-        return int(_load(got["Item"])["lastRevSeq"]) if "Item" in got else None
+        return int(ddb_load(got["Item"])["lastRevSeq"]) if "Item" in got else None
 
     def _numbered(self, rev: Revision, last: int | None) -> list[dict[str, Any]]:
         """The writes that give ``rev`` its room's next revSeq: the counter
@@ -156,11 +148,11 @@ class DynamoLifecycle:
         cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         if last is not None:
             cond = {"ConditionExpression": "lastRevSeq = :prev",
-                    "ExpressionAttributeValues": _dump({":prev": last})}  # fmt: skip
+                    "ExpressionAttributeValues": ddb_dump({":prev": last})}  # fmt: skip
         index = {"pk": f"revs#{rev.room}", "sk": f"r#{rev.rev_seq:0{_REV_DIGITS}d}", "id": rev.id}
         return [
-            {"Put": {"TableName": self.table, "Item": _dump(counter), **cond}},
-            {"Put": {"TableName": self.table, "Item": _dump(index),
+            {"Put": {"TableName": self.table, "Item": ddb_dump(counter), **cond}},
+            {"Put": {"TableName": self.table, "Item": ddb_dump(index),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
         ]  # fmt: skip
 
@@ -171,13 +163,13 @@ class DynamoLifecycle:
         def read() -> tuple[list[Revision], bool]:
             got = self._db.query(
                 TableName=self.table, KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-                ExpressionAttributeValues=_dump({
+                ExpressionAttributeValues=ddb_dump({
                     ":pk": f"revs#{room}", ":lo": f"r#{after + 1:0{_REV_DIGITS}d}",
                     ":hi": "r#" + "9" * _REV_DIGITS,
                 }),
                 Limit=limit + 1, ConsistentRead=True,
             )  # fmt: skip
-            items = [_load(i) for i in got["Items"]]
+            items = [ddb_load(i) for i in got["Items"]]
             revs = [r for r in (self._known(i["id"]) for i in items[:limit]) if r is not None]
             return revs, len(items) > limit
 
@@ -192,11 +184,11 @@ class DynamoLifecycle:
             out: dict[str, int] = {}
             args: dict[str, Any] = {
                 "TableName": self.table, "IndexName": KIND_INDEX, "KeyConditionExpression": "kind = :k",
-                "ExpressionAttributeValues": _dump({":k": "revs"}),
+                "ExpressionAttributeValues": ddb_dump({":k": "revs"}),
             }  # fmt: skip
             while True:
                 got = self._db.query(**args)
-                for item in map(_load, got["Items"]):
+                for item in map(ddb_load, got["Items"]):
                     out[item["room"]] = int(item["lastRevSeq"])
                 if "LastEvaluatedKey" not in got:
                     return out
@@ -208,9 +200,9 @@ class DynamoLifecycle:
         """A deleted message's edits keep no words either."""
         for rid in rids:
             self._db.update_item(
-                TableName=self.table, Key=_dump({"pk": f"rev#{rid}", "sk": "rev"}),
+                TableName=self.table, Key=ddb_dump({"pk": f"rev#{rid}", "sk": "rev"}),
                 UpdateExpression="SET #t = :e", ExpressionAttributeNames={"#t": "text"},
-                ExpressionAttributeValues=_dump({":e": ""}),
+                ExpressionAttributeValues=ddb_dump({":e": ""}),
             )  # fmt: skip
 
     def _apply_early(self, message_id: str) -> bool:
@@ -219,7 +211,7 @@ class DynamoLifecycle:
         markers = self._query_all(f"early#{message_id}")
         for marker in markers:
             rev = self._known(marker["sk"].removeprefix("rev#"))
-            key = _dump({"pk": marker["pk"], "sk": marker["sk"]})
+            key = ddb_dump({"pk": marker["pk"], "sk": marker["sk"]})
             drop = {"Delete": {"TableName": self.table, "Key": key}}
             for _ in range(MAX_ATTEMPTS):
                 msg = self._message_item(message_id)
@@ -271,9 +263,9 @@ class DynamoLifecycle:
         if n:
             values[":n"] = n
         out: dict[str, Any] = {
-            "TableName": self.table, "Key": _dump({"pk": msg["pk"], "sk": msg["sk"]}),
+            "TableName": self.table, "Key": ddb_dump({"pk": msg["pk"], "sk": msg["sk"]}),
             "UpdateExpression": update, "ConditionExpression": condition,
-            "ExpressionAttributeValues": _dump(values),
+            "ExpressionAttributeValues": ddb_dump(values),
         }  # fmt: skip
         if names:
             out["ExpressionAttributeNames"] = names
@@ -285,16 +277,16 @@ class DynamoLifecycle:
         audit = {"pk": AUDIT_PK, "sk": f"{action.ts:015d}#{uuid.uuid4().hex[:12]}", **action.to_json()}
         if "detail" in audit:
             audit["detail"] = action.detail_json()
-        writes: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": _dump(audit)}}]
+        writes: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": ddb_dump(audit)}}]
         room = action.room or ""
         match action.action:
             case "mute":
                 item = {"pk": MOD_PK, "sk": f"mute#{room}#{action.target}", "room": room,
                         "clientId": action.target, "untilTs": int(action.detail["untilTs"])}  # fmt: skip
-                writes.append({"Put": {"TableName": self.table, "Item": _dump(item)}})
+                writes.append({"Put": {"TableName": self.table, "Item": ddb_dump(item)}})
             case "unmute":
                 key = {"pk": MOD_PK, "sk": f"mute#{room}#{action.target}"}
-                writes.append({"Delete": {"TableName": self.table, "Key": _dump(key)}})
+                writes.append({"Delete": {"TableName": self.table, "Key": ddb_dump(key)}})
             case "lock" | "unlock" | "announce" | "unpin":
                 if action.action in ("lock", "unlock"):
                     field, value = "locked", action.action == "lock"
@@ -302,10 +294,10 @@ class DynamoLifecycle:
                     pinned = action.detail.get("announcement")
                     field, value = "pinned", json.dumps(pinned) if pinned else ""
                 update = {
-                    "TableName": self.table, "Key": _dump({"pk": MOD_PK, "sk": f"room#{room}"}),
+                    "TableName": self.table, "Key": ddb_dump({"pk": MOD_PK, "sk": f"room#{room}"}),
                     "UpdateExpression": "SET #f = :v, #r = :r",  # "room" is a reserved word
                     "ExpressionAttributeNames": {"#f": field, "#r": "room"},
-                    "ExpressionAttributeValues": _dump({":v": value, ":r": room}),
+                    "ExpressionAttributeValues": ddb_dump({":v": value, ":r": room}),
                 }  # fmt: skip
                 writes.append({"Update": update})
         _guarded(lambda: self._db.transact_write_items(TransactItems=writes))
@@ -314,11 +306,11 @@ class DynamoLifecycle:
         items: list[dict[str, Any]] = []
         args: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": _dump({":pk": pk}), "ConsistentRead": True, **kw,
+            "ExpressionAttributeValues": ddb_dump({":pk": pk}), "ConsistentRead": True, **kw,
         }  # fmt: skip
         while True:
             got = self._db.query(**args)
-            items += [_load(i) for i in got["Items"]]
+            items += [ddb_load(i) for i in got["Items"]]
             if "LastEvaluatedKey" not in got or "Limit" in kw:
                 return items
             args["ExclusiveStartKey"] = got["LastEvaluatedKey"]

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from edgechat.cloud.dynamo import KIND_INDEX, room_pk
+from edgechat.cloud.items import ddb_dump, ddb_load
 from edgechat.core.clock import Hlc
 from edgechat.core.presence import Presence
 from edgechat.core.protocol import Member
@@ -29,16 +29,8 @@ from edgechat.core.ratelimit import Bucket
 from edgechat.core.router import Router, Session
 
 SESSION_TTL_S: Final = 24 * 3600  # DynamoDB forgets sessions idle for a day
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 
 
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in item.items()}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
 
 
 @dataclass
@@ -92,8 +84,8 @@ class RouterState:
         return Hlc(int(clock["wall"]), int(clock["counter"])) if clock else Hlc()
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        got = self._db.get_item(TableName=self.table, Key=_dump({"pk": pk, "sk": sk}), ConsistentRead=True)
-        return _load(got["Item"]) if "Item" in got else None
+        got = self._db.get_item(TableName=self.table, Key=ddb_dump({"pk": pk, "sk": sk}), ConsistentRead=True)
+        return ddb_load(got["Item"]) if "Item" in got else None
 
     def _all_presence(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -103,10 +95,10 @@ class RouterState:
                 TableName=self.table,
                 IndexName=KIND_INDEX,
                 KeyConditionExpression="kind = :k",
-                ExpressionAttributeValues=_dump({":k": "presence"}),
+                ExpressionAttributeValues=ddb_dump({":k": "presence"}),
                 **kwargs,
             )
-            items += [_load(i) for i in got["Items"]]
+            items += [ddb_load(i) for i in got["Items"]]
             if "LastEvaluatedKey" not in got:
                 return items
             kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
@@ -148,13 +140,14 @@ class RouterState:
         cond = "#v = :v" if version else "attribute_not_exists(pk)"
         values: dict[str, Any] = {}
         if version:
-            values = {"ExpressionAttributeValues": _dump({":v": version})}
+            values = {"ExpressionAttributeValues": ddb_dump({":v": version})}
             values["ExpressionAttributeNames"] = {"#v": "version"}
         if body is None:
-            return {"Delete": {"TableName": self.table, "Key": _dump({"pk": pk, "sk": sk}),
+            return {"Delete": {"TableName": self.table, "Key": ddb_dump({"pk": pk, "sk": sk}),
                                "ConditionExpression": cond, **values}}  # fmt: skip
         item = {"pk": pk, "sk": sk, **body, "version": version + 1}
-        return {"Put": {"TableName": self.table, "Item": _dump(item), "ConditionExpression": cond, **values}}
+        return {"Put": {"TableName": self.table, "Item": ddb_dump(item),
+                        "ConditionExpression": cond, **values}}  # fmt: skip
 
     def save_clock(self, clock: Hlc) -> None:
         """Move the site clock forward to ``clock``; a concurrent request that got
@@ -162,11 +155,11 @@ class RouterState:
         try:
             self._db.put_item(
                 TableName=self.table,
-                Item=_dump({"pk": f"site#{self.site}", "sk": "clock", "wall": clock.wall_ms,
+                Item=ddb_dump({"pk": f"site#{self.site}", "sk": "clock", "wall": clock.wall_ms,
                             "counter": clock.counter}),
                 ConditionExpression="attribute_not_exists(pk) OR wall < :w OR (wall = :w AND #c < :c)",
                 ExpressionAttributeNames={"#c": "counter"},
-                ExpressionAttributeValues=_dump({":w": clock.wall_ms, ":c": clock.counter}),
+                ExpressionAttributeValues=ddb_dump({":w": clock.wall_ms, ":c": clock.counter}),
             )  # fmt: skip
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
