@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edgechat.cloud.dynamo_lifecycle import DynamoLifecycle
-from edgechat.cloud.items import ddb_dump, ddb_load, ddb_value
+from edgechat.cloud.items import ddb_dump, ddb_load, ddb_value, pages
 from edgechat.core.attachments import (
     PictureLabel,
     dump_attachments,
@@ -235,12 +236,9 @@ class DynamoStore(DynamoLifecycle):
             "ExpressionAttributeValues": ddb_dump({":k": "room"}),
         }
         try:
-            while True:
-                got = self._db.query(**kwargs)
+            for got in pages(self._db.query, **kwargs):
                 metas += [ddb_load(i) for i in got["Items"]]
-                if "LastEvaluatedKey" not in got:
-                    return metas
-                kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+            return metas
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"DynamoDB: {exc}") from exc
 
@@ -264,14 +262,11 @@ class DynamoStore(DynamoLifecycle):
 
     def expire(self, older_than_ms: int, batch: int = 1000) -> int:
         doomed: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {}
         try:
-            while len(doomed) < batch:
-                got = self._scan_messages(" AND ts < :t", {":t": older_than_ms}, **kwargs)
+            for got in pages(partial(self._scan_messages, " AND ts < :t", {":t": older_than_ms})):
                 doomed += [ddb_load(i) for i in got["Items"]]
-                if "LastEvaluatedKey" not in got:
+                if len(doomed) >= batch:
                     break
-                kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
             doomed = doomed[:batch]
             keys = [{"pk": d["pk"], "sk": d["sk"]} for d in doomed]
             keys += [{"pk": id_pk(d["id"]), "sk": "id"} for d in doomed]
@@ -283,14 +278,8 @@ class DynamoStore(DynamoLifecycle):
         return len(doomed)
 
     def count(self) -> int:
-        total, kwargs = 0, {}
         try:
-            while True:
-                got = self._scan_messages(Select="COUNT", **kwargs)
-                total += got["Count"]
-                if "LastEvaluatedKey" not in got:
-                    return total
-                kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+            return sum(got["Count"] for got in pages(self._scan_messages, Select="COUNT"))
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"DynamoDB: {exc}") from exc
 

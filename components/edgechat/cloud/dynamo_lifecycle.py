@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from edgechat.cloud.items import ddb_dump, ddb_load
+from edgechat.cloud.items import ddb_dump, ddb_load, pages
 from edgechat.core import lifecycle
 from edgechat.core.lifecycle import Revision
 from edgechat.core.moderation import Action, ModerationState
@@ -186,13 +186,10 @@ class DynamoLifecycle:
                 "TableName": self.table, "IndexName": KIND_INDEX, "KeyConditionExpression": "kind = :k",
                 "ExpressionAttributeValues": ddb_dump({":k": "revs"}),
             }  # fmt: skip
-            while True:
-                got = self._db.query(**args)
+            for got in pages(self._db.query, **args):
                 for item in map(ddb_load, got["Items"]):
                     out[item["room"]] = int(item["lastRevSeq"])
-                if "LastEvaluatedKey" not in got:
-                    return out
-                args["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+            return out
 
         return _guarded(read)
 
@@ -303,17 +300,16 @@ class DynamoLifecycle:
         _guarded(lambda: self._db.transact_write_items(TransactItems=writes))
 
     def _query_all(self, pk: str, **kw: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
         args: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": ddb_dump({":pk": pk}), "ConsistentRead": True, **kw,
         }  # fmt: skip
-        while True:
-            got = self._db.query(**args)
+        items: list[dict[str, Any]] = []
+        for got in pages(self._db.query, **args):
             items += [ddb_load(i) for i in got["Items"]]
-            if "LastEvaluatedKey" not in got or "Limit" in kw:
-                return items
-            args["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+            if "Limit" in kw:  # one page of at most Limit items was asked for
+                break
+        return items
 
     def moderation_state(self, now_ms: int) -> ModerationState:
         state = ModerationState()

@@ -3,6 +3,7 @@ client every cloud store uses (one place, so all items are written alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -21,3 +22,13 @@ def ddb_load(item: dict[str, Any]) -> dict[str, Any]:
 
 def ddb_value(v: Any) -> dict[str, Any]:
     return _ser.serialize(v)
+
+
+def pages(call: Callable[..., dict[str, Any]], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every page of a DynamoDB query or scan, following ``LastEvaluatedKey``."""
+    while True:
+        got = call(**kwargs)
+        yield got
+        if "LastEvaluatedKey" not in got:
+            return
+        kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]

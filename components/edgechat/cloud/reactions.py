@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from edgechat.cloud.items import pages
 from edgechat.core.stream import ReactionChange
 
 TTL_ATTRIBUTE = "expiresAt"  # seconds; the table's TimeToLiveSpecification (template.yaml)
@@ -36,12 +37,8 @@ def typing_pk(room: str) -> str:
 
 
 def _query(db: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    while True:
-        got = db.query(**kwargs)
+    for got in pages(db.query, **kwargs):
         yield from got["Items"]
-        if "LastEvaluatedKey" not in got:
-            return
-        kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
 
 
 def _is_condition_failure(exc: Exception) -> bool:

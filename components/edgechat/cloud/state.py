@@ -21,7 +21,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from edgechat.cloud.dynamo import KIND_INDEX, room_pk
-from edgechat.cloud.items import ddb_dump, ddb_load
+from edgechat.cloud.items import ddb_dump, ddb_load, pages
 from edgechat.core.clock import Hlc
 from edgechat.core.presence import Presence
 from edgechat.core.protocol import Member
@@ -89,19 +89,15 @@ class RouterState:
 
     def _all_presence(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            got = self._db.query(
-                TableName=self.table,
-                IndexName=KIND_INDEX,
-                KeyConditionExpression="kind = :k",
-                ExpressionAttributeValues=ddb_dump({":k": "presence"}),
-                **kwargs,
-            )
+        for got in pages(
+            self._db.query,
+            TableName=self.table,
+            IndexName=KIND_INDEX,
+            KeyConditionExpression="kind = :k",
+            ExpressionAttributeValues=ddb_dump({":k": "presence"}),
+        ):
             items += [ddb_load(i) for i in got["Items"]]
-            if "LastEvaluatedKey" not in got:
-                return items
-            kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
+        return items
 
     def save(self, snap: Snapshot, router: Router, now_ms: int) -> bool:
         """Write what ``router`` changed; False if someone else changed it first."""
