@@ -147,8 +147,14 @@ def test_subscribe(world, actor):
                     publisher.close()
             else:
                 system.client.publish(topic, probe, qos=1).wait_for_publish(5)
-            system.client.publish(barrier_topic, b'{"type":"barrier"}', qos=1).wait_for_publish(5)
-            listener.wait_for(lambda t, b: t == barrier_topic)
+            # A fresh barrier each round: under "chat/pub/#" the last round's
+            # barrier arrives twice (one copy per matching subscription), and a
+            # late copy must not end this round before its probe.
+            barrier = uuid.uuid4().hex
+            system.client.publish(
+                barrier_topic, json.dumps({"type": "barrier", "barrier": barrier}), qos=1
+            ).wait_for_publish(5)
+            listener.wait_for(lambda t, b, want=barrier: isinstance(b, dict) and b.get("barrier") == want)
             got = any(isinstance(b, dict) and b.get("type") == "probe" and b["probe"] in probe
                       for _, b in listener.received)  # fmt: skip
             assert got == (filt in MAY_RECEIVE[actor]), f"{actor} subscribe {filt}: received={got}"
