@@ -66,8 +66,8 @@ def test_one_address_holds_at_most_max_live_sessions(edge):
     issued = [body for status, body in answers if status == 201]
     refused = [body for status, body in answers if status != 201]
     try:
-        assert len(issued) == MAX
-        assert {(b["code"], b["retryable"]) for b in refused} == {("too_many_sessions", True)}
+        assert len(issued) == MAX, answers
+        assert {(b["code"], b["retryable"]) for b in refused} == {("too_many_sessions", True)}, refused
         assert all(b["retryAfterMs"] > 0 for b in refused)
         # A revoked credential stops counting (an expired one too: tests/broker).
         edge.cli("credentials", "revoke", issued[0]["clientId"])

@@ -46,15 +46,17 @@ def set_moderator(settings: Settings, client_id: str, moderator: bool) -> bool:
 
 
 class RolesWatcher:
-    """The moderators in ``path``, read again only when the file changes (one
-    stat per request: a role granted while running works at once)."""
+    """``client_id in watcher``: is it a moderator in ``path`` now?  One stat
+    per question, the file read again only when it changed, so a role granted
+    while running works at once; the Router asks only when the answer matters
+    (moderation, edits, deletes, locked rooms, mutes, hello)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._seen: tuple[int, int, int] | None = None
         self._moderators: frozenset[str] = frozenset()
 
-    def __call__(self) -> frozenset[str]:
+    def __contains__(self, client_id: object) -> bool:
         try:
             st = os.stat(self.path)
             mark = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -63,4 +65,4 @@ class RolesWatcher:
         if mark != self._seen:
             self._seen = mark
             self._moderators = read_moderators(self.path)
-        return self._moderators
+        return client_id in self._moderators

@@ -10,6 +10,7 @@ from ``stored``, i.e. after the store has committed it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,8 +191,10 @@ class Router:
         self.presence = presence if presence is not None else Presence()
         self._sessions: dict[str, Session] = sessions if sessions is not None else {}
         self.moderation = moderation if moderation is not None else ModerationState()
-        # Client ids with the moderator role; the shell keeps it current.
-        self.moderators: frozenset[str] = frozenset()
+        # Client ids with the moderator role: anything that answers ``in``.  The
+        # edge's shell gives a view of the roles file, read only when asked, so
+        # it is asked only when the answer matters (not for a plain message).
+        self.moderators: Container[str] = frozenset()
 
     # -- requests
 
@@ -371,12 +374,14 @@ class Router:
 
     def _refuse_speech(self, client_id: str, room: str, now_ms: int) -> ChatError | None:
         """Why ``client_id`` may not post or edit in ``room`` now (None: it may)."""
-        if client_id in self.moderators:
-            return None
-        if room in self.moderation.locked:
-            return ClientError(ErrorCode.ROOM_LOCKED, f"{room} is read-only for now", field="room")
+        locked = room in self.moderation.locked
         until = self.moderation.muted_until(room, client_id, now_ms)
-        return None if until is None else Muted(room, until - now_ms)
+        if (not locked and until is None) or client_id in self.moderators:
+            return None
+        if locked:
+            return ClientError(ErrorCode.ROOM_LOCKED, f"{room} is read-only for now", field="room")
+        assert until is not None
+        return Muted(room, until - now_ms)
 
     def target_loaded(self, load: LoadTarget, target: Message | None, now_ms: int) -> list[Effect]:
         """The message an edit or delete names, as stored (None: not found)."""

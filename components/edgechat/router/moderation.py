@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 BAN_GRACE_S = 0.5
 
 
-def _no_moderators() -> frozenset[str]:
-    return frozenset()
-
-
 class ModerationShell:
     """Mixed into RouterService; ``edgechat.router.wiring`` sets the hooks."""
 
@@ -59,7 +55,6 @@ class ModerationShell:
     _apply: Callable[[list[Effect]], Any]
     _spawn: Callable[[Any], None]
 
-    moderator_ids: Callable[[], frozenset[str]] = staticmethod(_no_moderators)
     revoke_credential: Callable[[str], object] | None = None
     # (client id, until ms, reason) -> the address banned, or None if unknown
     ban_address: Callable[[str, int, str | None], object] | None = None
@@ -67,9 +62,6 @@ class ModerationShell:
     list_bans: Callable[[], list[dict[str, Any]]] | None = None
     data_dir: Path | None = None
     _rate_mark: tuple[float, int, int] | None = None
-
-    def _refresh_roles(self) -> None:
-        self.router.moderators = self.moderator_ids()
 
     async def _moderation_effect(self, effect: Effect) -> None:
         match effect:

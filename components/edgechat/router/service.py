@@ -189,7 +189,6 @@ class RouterService(ModerationShell):
         data = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
         self.stats.received += 1
         try:
-            self._refresh_roles()
             effects = self.router.receive(client_id, bytes(data), self.clock())
             await self._apply(effects)
         except Exception:  # a bug in the rules must not take the chat down

@@ -38,7 +38,7 @@ def router_service(settings: Settings, store: SqliteStore) -> RouterService:
         password=system_password(settings),
         retention_ms=settings.retention_ms,
     )
-    service.moderator_ids = RolesWatcher(roles_path(settings))
+    service.router.moderators = RolesWatcher(roles_path(settings))
     service.revoke_credential = lambda client_id: _ban(settings, client_id)
     service.ban_address = lambda client_id, until_ms, reason: bans.ban(
         settings, client_id, until_ms, reason, time.time_ns() // 1_000_000
