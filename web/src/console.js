@@ -6,6 +6,11 @@ import { el, formatTime } from "./view.js";
 
 const REFRESH_MS = 5_000;
 
+/** The objects in a list from the wire (anything else there is dropped, not rendered). */
+function objects(list) {
+  return Array.isArray(list) ? list.filter((x) => x !== null && typeof x === "object") : [];
+}
+
 function bytes(n) {
   if (!Number.isFinite(n)) return "?";
   const units = ["B", "KB", "MB", "GB", "TB"];
@@ -155,17 +160,17 @@ export class ModConsole {
       line("Disk", `store ${bytes(disk.storeBytes)}, ${bytes(disk.freeBytes)} free of ${bytes(disk.totalBytes)}`),
       line("Sync", sync ? syncLine(sync) : "not configured"),
     );
-    const present = Array.isArray(c.present) ? c.present : [];
-    const storedRooms = Array.isArray(stored.rooms) ? stored.rooms : [];
+    const present = objects(c.present).filter((r) => typeof r.room === "string");
+    const storedRooms = objects(stored.rooms).filter((r) => typeof r.room === "string");
     const names = new Set(present.map((r) => r.room));
     const rows = [...present, ...storedRooms.filter((r) => !names.has(r.room)).map((r) => ({ room: r.room, members: [] }))];
     this.rooms.replaceChildren(...rows.map((r) => this.roomCard(r)));
-    this.showBans(Array.isArray(c.bans) ? c.bans : []);
+    this.showBans(objects(c.bans));
   }
 
   /** Addresses kept from new sessions, each with an Unban button. */
   showBans(bans) {
-    const items = bans.filter((b) => b && typeof b.clientId === "string").map((b) => {
+    const items = bans.filter((b) => typeof b.clientId === "string").map((b) => {
       const li = el("li", { attrs: { "data-client-id": b.clientId } });
       const until = Number.isFinite(b.untilTs) ? ` until ${formatTime(b.untilTs)}` : "";
       const why = typeof b.reason === "string" && b.reason ? ` (${b.reason.slice(0, 200)})` : "";
@@ -198,9 +203,9 @@ export class ModConsole {
       el("button", { text: "Pin", attrs: { type: "button", "data-mod": "announce", "data-room": r.room } }),
     );
     card.append(announce);
-    const muted = new Map((r.muted || []).map((m) => [m.clientId, m.untilTs]));
+    const muted = new Map(objects(r.muted).map((m) => [m.clientId, m.untilTs]));
     const people = el("ul", { cls: "room-members" });
-    for (const m of r.members || []) {
+    for (const m of objects(r.members).filter((x) => typeof x.clientId === "string")) {
       const li = el("li", { attrs: { "data-client-id": m.clientId } });
       li.append(el("span", { cls: "nick", text: m.nick || m.clientId }), " ",
         el("code", { text: m.clientId }), " ");
@@ -222,7 +227,7 @@ export class ModConsole {
   }
 
   showAudit(entries) {
-    this.audit.replaceChildren(...entries.map((e) => {
+    this.audit.replaceChildren(...objects(entries).map((e) => {
       const where = e.room ? ` in #${e.room}` : "";
       const when = Number.isFinite(e.ts) ? formatTime(e.ts) : "";
       return el("li", { text: `${when} ${e.actor} ${e.action} ${e.target}${where}` });
