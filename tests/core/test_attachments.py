@@ -9,12 +9,15 @@ from edgechat.core.attachments import (
     MAX_LABELS,
     Attachment,
     PictureLabel,
+    PictureNotice,
     labels_update,
     parse_labels_update,
+    parse_picture_notice,
+    picture_notice,
 )
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import Limits, SendMessage, parse_request
-from edgechat.core.router import Router, RouterConfig, StoreMessage
+from edgechat.core.router import Broadcast, Router, RouterConfig, StoreMessage
 
 SHA = "0123456789abcdef" * 4
 
@@ -93,3 +96,42 @@ def test_labels_updates_are_validated_and_ranked():
                 *(json.dumps({"picture": SHA, "labels": b}).encode() for b in bad_labels)):  # fmt: skip
         with pytest.raises(ClientError):
             parse_labels_update(bad)
+
+
+def test_only_stored_messages_with_pictures_reach_the_labeler():
+    """The Router's rule for edgechat/pictures: the stored message's event as
+    announced, reduced to room, id and distinct valid picture hashes."""
+    router = Router(RouterConfig())
+    (store,) = router.receive("alice", send(text="my cat", attachments=[picture()]), 1000)
+    broadcast = router.stored(store.message, store.message, True)[0]
+    assert isinstance(broadcast, Broadcast)
+    notice = picture_notice(broadcast.event)
+    assert notice == PictureNotice("lobby", "01PICTURE000000000000000A", (SHA,))
+    assert parse_picture_notice(json.dumps(notice.to_json()).encode()) == notice
+
+    (plain,) = router.receive("alice", send(id="01PLAINTEXT0000000000000A", text="hi"), 1000)
+    assert picture_notice(plain.message.to_event()) is None  # most messages: nothing for the Labeler
+    other = "f" * 64
+    odd = {"type": "message", "id": "m1234567", "room": "lobby", "attachments": [
+        picture(), picture(), {"kind": "picture", "sha256": "../../etc/passwd"},
+        {"kind": "file", "sha256": other}, "junk"]}  # fmt: skip
+    assert picture_notice(odd) == PictureNotice("lobby", "m1234567", (SHA,))
+    for event in (
+        {**odd, "type": "messageEdited"}, {**odd, "type": "presence"}, {**odd, "attachments": "nope"},
+        {"type": "labels", "room": "lobby", "picture": SHA},  # the Labeler's own events
+        {**odd, "attachments": [{"kind": "file", "sha256": other}]},
+    ):  # fmt: skip
+        assert picture_notice(event) is None, event
+
+
+@pytest.mark.parametrize("payload", [
+    b"{", b"[]", b'{"room": "lobby", "messageId": "m1234567"}',
+    b'{"room": "lobby", "messageId": "m1234567", "pictures": []}',
+    b'{"room": "lobby", "messageId": "m1234567", "pictures": ["x"]}',
+    b'{"room": "a/b", "messageId": "m1234567", "pictures": ["' + SHA.encode() + b'"]}',
+    b'{"room": "lobby", "messageId": "#", "pictures": ["' + SHA.encode() + b'"]}',
+    json.dumps({"room": "lobby", "messageId": "m1234567", "pictures": [SHA] * 5}).encode(),
+])  # fmt: skip
+def test_a_bad_picture_notice_is_a_typed_error(payload):
+    with pytest.raises(ClientError):
+        parse_picture_notice(payload)

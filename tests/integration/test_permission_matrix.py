@@ -26,6 +26,7 @@ PUBLISH_TARGETS = [
     "edgechat/sync/in",
     "edgechat/sync/stored",
     "edgechat/labels",
+    "edgechat/pictures",
     "elsewhere/x",
     "edgechat/x",
 ]
@@ -42,10 +43,13 @@ SUBSCRIBE_TARGETS = {  # filter -> the concrete topic the probe is published on
     "edgechat/sync/in": "edgechat/sync/in",
     "edgechat/sync/stored": "edgechat/sync/stored",
     "edgechat/labels": "edgechat/labels",
+    "edgechat/pictures": "edgechat/pictures",
     "edgechat/#": "edgechat/labels",
     "#": "chat/in/{A}",
 }
-SERVICES = {"edgechat/sync/in", "edgechat/sync/stored", "edgechat/labels"}  # between services only
+SERVICES = {  # between services only
+    "edgechat/sync/in", "edgechat/sync/stored", "edgechat/labels", "edgechat/pictures",
+}  # fmt: skip
 
 # Who may publish where (True = allowed).  "owner" is A itself, over WebSockets
 # as a browser; "device" is A's credential used by a LAN device over plain MQTT;

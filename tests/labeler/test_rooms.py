@@ -1,28 +1,12 @@
-"""Pure: which pictures a room event carries; per-room clouds; the events published."""
+"""Pure: per-room clouds; the events published (which messages the Labeler
+hears about: tests/core/test_attachments.py)."""
 
 from __future__ import annotations
 
 from edgechat.labeler.labels import Label
-from edgechat.labeler.rooms import Clouds, labels_event, pictures_in, tagcloud_event
+from edgechat.labeler.rooms import Clouds, labels_event, tagcloud_event
 
 A, B = "a" * 64, "b" * 64
-
-
-def test_pictures_in_reads_only_valid_picture_attachments() -> None:
-    event = {
-        "type": "message",
-        "attachments": [
-            {"kind": "picture", "sha256": A},
-            {"kind": "picture", "sha256": A},  # twice: labelled once
-            {"kind": "picture", "sha256": "../../etc/passwd"},
-            {"kind": "file", "sha256": B},
-            "junk",
-        ],
-    }
-    assert pictures_in(event) == (A,)
-    assert pictures_in({"type": "presence", "attachments": [{"kind": "picture", "sha256": A}]}) == ()
-    assert pictures_in({"type": "message", "attachments": "nope"}) == ()
-    assert pictures_in({"type": "labels", "picture": A}) == ()  # our own events
 
 
 def test_clouds_are_per_room_and_immutable() -> None:

@@ -1,5 +1,6 @@
 """The Labeler service against a real edge (Mosquitto, Router): a picture
-message on chat/pub/{room} gets labels and a tag cloud on the same topic."""
+message the Router names on edgechat/pictures gets labels and a tag cloud on
+chat/pub/{room}; a text message never reaches the Labeler."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from edgechat.broker.config import SYSTEM_USER
+from edgechat.core.attachments import PICTURES_TOPIC
 from edgechat.labeler.cache import CachedProvider, LabelCache
 from edgechat.labeler.intake import PictureStore, accept
 from edgechat.labeler.service import LabelerService
@@ -65,22 +67,24 @@ def test_a_picture_message_gets_labels_and_a_tag_cloud(edge, labeler, photos) ->
     watcher.subscribe("chat/pub/lobby")
     router = system_client(edge, "test-router-stand-in")
     try:
-        message = {"type": "message", "id": "01PICTURE0000000000000001", "room": "lobby", "text": "my cat",
-                   "attachments": [{"kind": "picture", **stored.picture.to_json()}]}  # fmt: skip
-        router.send(message, "chat/pub/lobby")
-        router.send(message, "chat/pub/lobby")  # announced twice: labelled once
+        message = {"id": "01PICTURE0000000000000001"}
+        notice = {"room": "lobby", "messageId": message["id"], "pictures": [ref]}
+        router.send(notice, PICTURES_TOPIC)
+        router.send(notice, PICTURES_TOPIC)  # announced twice: labelled once
         ((_, labels),) = watcher.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "labels", 30)
         assert labels["picture"] == ref and labels["messageId"] == message["id"]
         assert "Cat" in {label["Name"] for label in labels["labels"]}
         ((_, cloud),) = watcher.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "tagcloud", 10)
         tags = {tag["label"]: tag for tag in cloud["tags"]}
         assert tags["Cat"]["count"] == 1 and [p["picture"] for p in tags["Cat"]["pictures"]] == [ref]
-        router.send({**message, "id": "01PICTURE0000000000000002", "attachments": [
-            {"kind": "picture", "sha256": "f" * 64}]}, "chat/pub/lobby")  # fmt: skip
+        router.send(b"not json", PICTURES_TOPIC)  # logged and dropped
+        unknown = {**notice, "messageId": "01PICTURE0000000000000002", "pictures": ["f" * 64]}
+        router.send(unknown, PICTURES_TOPIC)
         deadline = time.monotonic() + 10
         while labeler.failed == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert labeler.labelled == 1 and labeler.failed == 1  # the unknown picture is skipped
+        assert labeler.heard == 3
         assert labeler.provider.misses == 1
     finally:
         watcher.close()
@@ -90,7 +94,8 @@ def test_a_picture_message_gets_labels_and_a_tag_cloud(edge, labeler, photos) ->
 def test_labels_are_stored_by_the_router_and_come_back_in_history(edge, labeler, photos) -> None:
     """Through the real Router: the message is stored with its picture, the
     Labeler's labels are kept by picture hash and joined into history, and a
-    client opening the room later gets the room's tag cloud (retained)."""
+    client opening the room later gets the room's tag cloud (retained).  The
+    text message sent first never reaches the Labeler."""
     stored = accept(photos["coffee"], PictureStore.in_data_dir(edge.data_dir))
     ref = stored.picture.sha256
     creds = edge.credentials("poster")
@@ -99,12 +104,17 @@ def test_labels_are_stored_by_the_router_and_come_back_in_history(edge, labeler,
     poster.subscribe(f"chat/in/{creds['username']}", "chat/pub/kitchen")
     late = None
     try:
+        heard = labeler.heard
+        poster.send({"type": "message", "id": "01PLAINTEXT00000000000001", "room": "kitchen", "text": "tea?"})
         message = {"type": "message", "id": "01PICTURE0000000000000003", "room": "kitchen",
                    "attachments": [stored.picture.to_json()]}  # fmt: skip
         poster.send(message)
-        ((_, ack),) = poster.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "ack", 10)
-        assert ack["id"] == message["id"] and ack["seq"] == 1
+        ((_, ack),) = poster.wait_for(
+            lambda t, b: isinstance(b, dict) and b.get("type") == "ack" and b.get("id") == message["id"], 10
+        )
+        assert ack["seq"] == 2
         poster.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "tagcloud", 30)
+        assert labeler.heard == heard + 1  # the picture message only (notices arrive in order)
         deadline = time.monotonic() + 10
         while True:  # the Router stores the labels a moment after the Labeler published them
             page = poster.request({"type": "history", "room": "kitchen", "requestId": "h1"}, "history")

@@ -50,11 +50,12 @@ def test_up_leaves_the_labeler_out_when_turned_off(tmp_path) -> None:
 
 def test_a_failing_provider_costs_one_picture_not_the_service(tmp_path, photos) -> None:
     """A broken model install (say an ImportError on first use) is logged per
-    picture; the service keeps reading the room."""
+    picture; the service keeps reading its notices."""
     import asyncio
     import json
     from types import SimpleNamespace
 
+    from edgechat.core.attachments import PICTURES_TOPIC
     from edgechat.labeler.cache import CachedProvider, LabelCache
     from edgechat.labeler.intake import PictureStore, accept
     from edgechat.labeler.service import LabelerService
@@ -73,8 +74,8 @@ def test_a_failing_provider_costs_one_picture_not_the_service(tmp_path, photos) 
         async def publish(self, topic: str, payload: str, **kwargs: object) -> None:
             published.append(topic)
 
-    message = {"type": "message", "id": "01PICTURE0000000000000009", "room": "lobby", "attachments": [ref]}
-    event = SimpleNamespace(topic="chat/pub/lobby", payload=json.dumps(message).encode(), retain=False)
+    notice = {"room": "lobby", "messageId": "01PICTURE0000000000000009", "pictures": [ref["sha256"]]}
+    event = SimpleNamespace(topic=PICTURES_TOPIC, payload=json.dumps(notice).encode(), retain=False)
     try:
         asyncio.run(service._handle(Client(), event))
         asyncio.run(service._handle(Client(), event))  # still alive, tries again

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from edgechat.core import names
 from edgechat.core.errors import ClientError, ErrorCode
 
 SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
@@ -31,6 +32,7 @@ MAX_SIDE: Final = 65_535  # JPEG's own limit; WebP's is 16,383, PNG's larger
 MAX_LABELS: Final = 20  # per picture, most confident first
 MAX_LABEL_CHARS: Final = 64
 LABELS_TOPIC: Final = "edgechat/labels"  # Labeler -> Router, system accounts only
+PICTURES_TOPIC: Final = "edgechat/pictures"  # Router -> Labeler, system accounts only
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,19 +150,66 @@ def ranked(labels: Iterable[PictureLabel]) -> tuple[PictureLabel, ...]:
     return tuple(sorted(labels, key=lambda label: (-label.confidence, label.name))[:MAX_LABELS])
 
 
-def parse_labels_update(payload: bytes) -> tuple[str, tuple[PictureLabel, ...]]:
-    """``{"picture": sha256, "labels": [...]}`` from ``edgechat/labels``."""
+def _json_object(payload: bytes, what: str) -> dict[str, Any]:
+    """A service-to-service payload: a JSON object, or a typed error naming it."""
     try:
         obj = json.loads(payload)
     except (ValueError, RecursionError):
-        raise ClientError(ErrorCode.BAD_JSON, "labels update is not JSON") from None
+        raise ClientError(ErrorCode.BAD_JSON, f"{what} is not JSON") from None
     if not isinstance(obj, dict):
-        raise ClientError(ErrorCode.NOT_AN_OBJECT, "labels update must be a JSON object")
+        raise ClientError(ErrorCode.NOT_AN_OBJECT, f"{what} must be a JSON object")
+    return obj
+
+
+def parse_labels_update(payload: bytes) -> tuple[str, tuple[PictureLabel, ...]]:
+    """``{"picture": sha256, "labels": [...]}`` from ``edgechat/labels``."""
+    obj = _json_object(payload, "labels update")
     return sha256_ref(obj.get("picture"), "picture"), picture_labels(obj.get("labels"))
 
 
 def labels_update(picture: str, labels: Iterable[PictureLabel]) -> dict[str, Any]:
     return {"picture": picture, "labels": [label.to_json() for label in labels]}
+
+
+# --- what the Labeler hears (edgechat/pictures) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PictureNotice:
+    """A stored message's pictures, for the Labeler."""
+
+    room: str
+    message_id: str
+    pictures: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"room": self.room, "messageId": self.message_id, "pictures": list(self.pictures)}
+
+
+def picture_notice(event: Mapping[str, Any]) -> PictureNotice | None:
+    """Which room events the Labeler must hear about: a stored ``message`` with
+    pictures (its room, id and distinct picture hashes).  None for everything
+    else, text-only messages included: the Labeler only adds pictures to the
+    tag clouds (edits, deletes, presence and its own events change nothing)."""
+    if event.get("type") != "message" or not isinstance(attached := event.get("attachments"), list):
+        return None
+    refs = (a.get("sha256") for a in attached if isinstance(a, dict) and a.get("kind") == "picture")
+    found = tuple(dict.fromkeys(r for r in refs if isinstance(r, str) and SHA256_RE.fullmatch(r)))
+    room, message_id = event.get("room"), event.get("id")
+    if not found or not isinstance(room, str) or not isinstance(message_id, str):
+        return None
+    return PictureNotice(room, message_id, found)
+
+
+def parse_picture_notice(payload: bytes) -> PictureNotice:
+    """``{"room", "messageId", "pictures": [sha256, ...]}`` from ``edgechat/pictures``."""
+    obj = _json_object(payload, "picture notice")
+    refs = obj.get("pictures")
+    if not isinstance(refs, list) or not 0 < len(refs) <= MAX_ATTACHMENTS:
+        raise _invalid("pictures", f"a list of 1 to {MAX_ATTACHMENTS} picture hashes")
+    pictures = tuple(dict.fromkeys(sha256_ref(r, f"pictures[{i}]") for i, r in enumerate(refs)))
+    message_id = names.message_id(obj.get("messageId"), "messageId")
+    return PictureNotice(names.room(obj.get("room")), message_id, pictures)
 
 
 # --- storage form (the same JSON in SQLite and DynamoDB) ---------------------

@@ -1,18 +1,17 @@
 """Pure core of the Labeler service: picture messages in, label and tag-cloud events out.
 
-Event shapes (docs/labeler.md).  A chat message that carries pictures, as the
-Router announces it on ``chat/pub/{room}``:
+Event shapes (docs/labeler.md).  The Router names each stored message that
+carries pictures on ``edgechat/pictures`` (core/attachments.py, picture_notice):
 
-    {"type": "message", "id": "...", "room": "lobby", ...,
-     "attachments": [{"kind": "picture", "sha256": "<64 hex>", "type": "image/jpeg", ...}]}
+    {"room": "lobby", "messageId": "...", "pictures": ["<64 hex>", ...]}
 
-The Labeler answers on the same topic with one ``labels`` event per picture and
-the room's updated ``tagcloud`` (data, not HTML: clients render it as text).
+The Labeler answers on ``chat/pub/{room}`` with one ``labels`` event per
+picture and the room's updated ``tagcloud`` (data, not HTML: clients render it
+as text).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,20 +22,9 @@ from edgechat.core.attachments import labels_update as core_labels_update
 from edgechat.labeler.labels import Labels, labels_to_json
 from edgechat.labeler.pipeline import Labelled, Tally, count, top
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 # The whole site's cloud.  "_site" can never be a room (rooms start with a
 # letter or digit), and clients may read it like any chat/pub topic.
 SITE_TOPIC = "chat/pub/_site"
-
-
-def pictures_in(event: Mapping[str, Any]) -> tuple[str, ...]:
-    """The picture references a room event carries (none for anything else)."""
-    if event.get("type") != "message" or not isinstance(event.get("attachments"), list):
-        return ()
-    refs = (
-        a.get("sha256") for a in event["attachments"] if isinstance(a, dict) and a.get("kind") == "picture"
-    )
-    return tuple(dict.fromkeys(r for r in refs if isinstance(r, str) and _SHA256.fullmatch(r)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,14 @@
 """The Labeler service's shell: MQTT in and out, labelling on a worker thread.
 
-Subscribes to ``chat/pub/+`` on the broker's loopback listener as the system
-account; for each picture a message carries, reads it from the picture store,
-labels it (once: the label cache), updates the room's tag cloud and publishes
-``labels`` and ``tagcloud`` events on ``chat/pub/{room}`` (rooms.py).
-Room clouds are rebuilt at start from the label database (which pictures each
-room has, and their cached labels), so a restart relabels nothing.
+Subscribes to ``edgechat/pictures`` on the broker's loopback listener as the
+system account: the Router names each stored message that carries pictures
+there (not every room broadcast: most carry none).  For each picture, reads it
+from the picture store, labels it (once: the label cache), updates the room's
+tag cloud and publishes ``labels`` and ``tagcloud`` events on
+``chat/pub/{room}`` (rooms.py).  The session is persistent, so notices sent
+while the Labeler is down wait in the broker.  Room clouds are rebuilt at start
+from the label database (which pictures each room has, and their cached
+labels), so a restart relabels nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from edgechat.core.attachments import LABELS_TOPIC
+from edgechat.core.attachments import LABELS_TOPIC, PICTURES_TOPIC, parse_picture_notice
 from edgechat.core.errors import ChatError
 from edgechat.labeler.cache import CachedProvider
 from edgechat.labeler.intake import PictureStore
@@ -27,7 +30,6 @@ from edgechat.labeler.rooms import (
     Clouds,
     labels_event,
     labels_update,
-    pictures_in,
     tagcloud_event,
 )
 
@@ -40,7 +42,7 @@ LABELER_CLIENT_ID = "edgechat-labeler"
 class LabelerLimits:
     min_confidence: float = 50.0
     max_tags: int = 40
-    max_payload: int = 256 * 1024  # a room event bigger than this isn't a chat message
+    max_payload: int = 16 * 1024  # a picture notice is well under 1 KB
     reconnect_max_s: float = 5.0
 
 
@@ -61,6 +63,7 @@ class LabelerService:
         self.host, self.port, self.username, self._password = host, port, username, password
         self.limits = limits or LabelerLimits()
         self.clouds = rebuild(provider)
+        self.heard = 0  # picture notices taken in
         self.labelled = 0
         self.failed = 0
         self.ready = asyncio.Event()
@@ -73,8 +76,9 @@ class LabelerService:
                 async with aiomqtt.Client(
                     self.host, self.port, identifier=LABELER_CLIENT_ID,
                     username=self.username, password=self._password,
+                    clean_session=False,  # notices sent while we are down wait in the broker
                 ) as client:  # fmt: skip
-                    await client.subscribe("chat/pub/+", qos=1)
+                    await client.subscribe(PICTURES_TOPIC, qos=1)
                     for room in self.clouds.rooms:  # the broker may have restarted and lost them
                         await self._publish_cloud(client, room)
                     if self.clouds.rooms:
@@ -91,19 +95,20 @@ class LabelerService:
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         payload = message.payload
-        if message.retain:  # our own tag clouds, replayed on subscribe
+        if str(message.topic) != PICTURES_TOPIC or message.retain:
             return
         if not isinstance(payload, bytes | bytearray) or len(payload) > self.limits.max_payload:
+            log.warning("labeler: ignoring an oversized picture notice")
             return
+        # Only system accounts publish there (the ACL); still, bad input costs one notice.
         try:
-            event = json.loads(payload)
-        except ValueError:
+            notice = parse_picture_notice(bytes(payload))
+        except ChatError as exc:
+            log.warning("labeler: ignoring a picture notice: %s", exc)
             return
-        if not isinstance(event, dict):
-            return
-        # The room is the topic's (the ACL guards topics); only the Router publishes there.
-        room, message_id = str(message.topic).removeprefix("chat/pub/"), str(event.get("id", ""))
-        for ref in pictures_in(event):
+        self.heard += 1
+        room, message_id = notice.room, notice.message_id
+        for ref in notice.pictures:
             if self.clouds.has(room, ref):
                 continue
             try:

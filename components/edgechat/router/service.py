@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from edgechat.core import remote, topics
-from edgechat.core.attachments import LABELS_TOPIC, parse_labels_update
+from edgechat.core.attachments import LABELS_TOPIC, PICTURES_TOPIC, parse_labels_update, picture_notice
 from edgechat.core.errors import ClientError
 from edgechat.core.protocol import Message, encode
 from edgechat.core.router import (
@@ -249,6 +249,7 @@ class RouterService(ModerationShell):
                 await self._store_remote(injects)
                 if not batch:
                     continue
+            outbox = None
             try:
                 results = await loop.run_in_executor(self._db, self.store.add, batch)
             except StoreError as exc:
@@ -262,10 +263,22 @@ class RouterService(ModerationShell):
                     self.stats.stored += created
                     self.stats.duplicates += not created
                     effects += self.router.stored(sent, stored, created)
+                outbox = remote.outbox_notice(results)
             try:
                 await self._apply(effects)
             except Exception:  # the writer must outlive any one batch
                 log.exception("router: failed to announce a stored batch")
+            else:  # after the broadcasts, so labels never reach a client before their message
+                self._tell_labeler(e.event for e in effects if isinstance(e, Broadcast))
+            if outbox is not None:  # Sync reads the outbox on this, not on chat/pub (docs/sync.md)
+                self._publish(topics.SYNC_OUTBOX, outbox)
+
+    def _tell_labeler(self, events: Iterable[dict[str, Any]]) -> None:
+        """Stored messages with pictures, on the Labeler's own topic: it no
+        longer reads every room broadcast (docs/labeler.md)."""
+        for event in events:
+            if (notice := picture_notice(event)) is not None:
+                self._publish(PICTURES_TOPIC, notice.to_json())
 
     async def _store_labels(self, payload: Any) -> None:
         """A picture's labels, kept by its hash and joined into history pages."""
@@ -315,7 +328,9 @@ class RouterService(ModerationShell):
             for stored, created in mine:
                 if created:  # announced with this site's seq, in order of arrival here
                     self.stats.remote_stored += 1
-                    self._publish(topics.room_pub(stored.room), stored.to_event())
+                    event = stored.to_event()
+                    self._publish(topics.room_pub(stored.room), event)
+                    self._tell_labeler((event,))
             self._publish(topics.SYNC_STORED, remote.stored_reply(inject, mine))
         for rev, created, applied in revised:
             if created and applied:  # as for an edit or delete made here
