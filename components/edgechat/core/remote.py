@@ -18,12 +18,19 @@ rooms and answers on ``edgechat/sync/stored`` once they are committed
 Edits and deletes (revisions, core/lifecycle.py) made elsewhere travel the
 same way and are validated here too; merging makes their order irrelevant.
   failed: {"type": "storeFailed", "requestId": R, "error": "..."}
+
+The other way, after a commit that queued this site's own messages or
+revisions in Sync's outbox, the Router says so once on ``edgechat/sync/outbox``
+(``outbox_notice``), so Sync need not read every room broadcast to find out:
+
+  outbox: {"type": "outbox", "messages": N, "revisions": M}
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -187,3 +194,17 @@ def stored_reply(inject: Inject, results: list[tuple[Message, bool]]) -> dict[st
 
 def failed_reply(inject: Inject, error: str) -> dict[str, Any]:
     return {"type": "storeFailed", "requestId": inject.request_id, "error": error[:200]}
+
+
+def outbox_notice(
+    messages: Iterable[tuple[Any, bool]] = (), revisions: Iterable[tuple[Any, bool, bool]] = ()
+) -> dict[str, Any] | None:
+    """The notice for Sync after a commit of messages made here (``store.add``'s
+    (stored, created) pairs) or revisions (``store.revise``'s (stored, created,
+    applied)): each created one was queued in the outbox in that transaction.
+    None when nothing was (every one a client's resend of a stored id)."""
+    queued = sum(1 for _, created in messages if created)
+    queued_revisions = sum(1 for _, created, _ in revisions if created)
+    if not queued and not queued_revisions:
+        return None
+    return {"type": "outbox", "messages": queued, "revisions": queued_revisions}

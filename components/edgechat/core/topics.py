@@ -22,6 +22,8 @@ PUB_FILTER: Final = f"{ROOT}/pub/#"
 # (system accounts only), and Sync's state, retained, for signed-in clients.
 SYNC_IN: Final = f"{SERVICE_ROOT}/sync/in"
 SYNC_STORED: Final = f"{SERVICE_ROOT}/sync/stored"
+# The Router to Sync, after a commit that queued something in the outbox: read it.
+SYNC_OUTBOX: Final = f"{SERVICE_ROOT}/sync/outbox"
 SYNC_STATE: Final = f"{ROOT}/sync/state"
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgechat.core import remote, topics
 from edgechat.core.router import (
     Effect,
     LiftBan,
@@ -54,6 +55,7 @@ class ModerationShell:
     _db: ThreadPoolExecutor
     _apply: Callable[[list[Effect]], Any]
     _spawn: Callable[[Any], None]
+    _publish: Callable[[str, dict[str, Any]], None]
 
     revoke_credential: Callable[[str], object] | None = None
     # (client id, until ms, reason) -> the address banned, or None if unknown
@@ -113,6 +115,8 @@ class ModerationShell:
             await self._apply(self.router.revise_failed(sent, full=exc.full))
             return
         await self._apply(self.router.revised(sent, stored, created, applied))
+        if (outbox := remote.outbox_notice(revisions=[(stored, created, applied)])) is not None:
+            self._publish(topics.SYNC_OUTBOX, outbox)  # for Sync, as after a message (docs/sync.md)
 
     async def _ban_address(self, revoke: Revoke) -> None:
         """Before the credential goes: without it the page asks for a new session."""
