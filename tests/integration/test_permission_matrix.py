@@ -25,6 +25,7 @@ PUBLISH_TARGETS = [
     "chat/sync/state",
     "edgechat/sync/in",
     "edgechat/sync/stored",
+    "edgechat/sync/outbox",
     "edgechat/labels",
     "edgechat/pictures",
     "elsewhere/x",
@@ -42,13 +43,15 @@ SUBSCRIBE_TARGETS = {  # filter -> the concrete topic the probe is published on
     "chat/sync/state": "chat/sync/state",
     "edgechat/sync/in": "edgechat/sync/in",
     "edgechat/sync/stored": "edgechat/sync/stored",
+    "edgechat/sync/outbox": "edgechat/sync/outbox",
     "edgechat/labels": "edgechat/labels",
     "edgechat/pictures": "edgechat/pictures",
     "edgechat/#": "edgechat/labels",
     "#": "chat/in/{A}",
 }
 SERVICES = {  # between services only
-    "edgechat/sync/in", "edgechat/sync/stored", "edgechat/labels", "edgechat/pictures",
+    "edgechat/sync/in", "edgechat/sync/stored", "edgechat/sync/outbox",
+    "edgechat/labels", "edgechat/pictures",
 }  # fmt: skip
 
 # Who may publish where (True = allowed).  "owner" is A itself, over WebSockets

@@ -8,6 +8,7 @@ import asyncio
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from edgechat.greengrass.ipc import GreengrassIpc
 from edgechat.settings import Settings
 from edgechat.store import SqliteStore
 from edgechat.sync.wiring import sync_service
-from tests.support.edge import ChatClient, running_edge
+from tests.support.edge import ChatClient, Edge, running_edge
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +52,18 @@ def test_sync_over_ipc_sends_up_retires_on_synced_only_and_brings_the_cloud_down
         for i in range(3):
             ann.send({"type": "message", "id": f"ggmsg{i:04d}", "room": "lobby", "text": f"hello {i}"})
         ann.wait_for(lambda t, b: b.get("type") == "ack", count=3)
-        settings = Settings(data_dir=edge.data_dir, site_id=THING, internal_port=edge.internal_port)
-        client = FakeIpcClient(component_name=SYNC.name, permissions=permissions_for(THING))
-        try:
-            asyncio.run(_scenario(settings, client, ann))
-        finally:
-            ann.close()
-            client.close()
+        beside(edge, THING, ann, _scenario)
+
+
+def beside(edge: Edge, thing: str, ann: ChatClient, scenario: Any) -> None:
+    """Run ``scenario(settings, fake nucleus, ann)`` for Sync beside ``edge``; closes both clients."""
+    settings = Settings(data_dir=edge.data_dir, site_id=thing, internal_port=edge.internal_port)
+    client = FakeIpcClient(component_name=SYNC.name, permissions=permissions_for(thing))
+    try:
+        asyncio.run(scenario(settings, client, ann))
+    finally:
+        ann.close()
+        client.close()
 
 
 async def _scenario(settings: Settings, client: FakeIpcClient, ann: ChatClient) -> None:

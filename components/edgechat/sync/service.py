@@ -8,6 +8,9 @@ messages, the Router's answers, a tick) and carries out its effects:
 * messages from the cloud go to the Router on ``edgechat/sync/in`` (the Router
   is the store's only writer of messages) and the cursor moves once the Router
   answers on ``edgechat/sync/stored``;
+* the Router says on ``edgechat/sync/outbox`` when a commit queued something
+  in the outbox (it does not read the room broadcasts: at a busy site that was
+  one parse per chat event, its own echoes from the cloud included);
 * the state (connected, backlog, lag, last contact) is published retained on
   ``chat/sync/state`` for the web app and written to ``run/sync.json`` for
   ``edgechat status``; metrics are logged every minute.
@@ -65,6 +68,9 @@ log = logging.getLogger(__name__)
 SYNC_CLIENT_ID = "edgechat-sync"
 TICK_S = 0.5
 STATE_EVERY_S = 5.0
+# The outbox is read when the Router's notice says it grew, on (re)connect and
+# after an ack; this is only the insurance against a wake-up lost anyway.
+OUTBOX_POLL_S = 5.0
 STATE_EXPIRY_S = 30
 METRICS_EVERY_S = 60.0
 FLUSH_AT = 200  # live messages gathered before they go to the Router at once
@@ -108,6 +114,7 @@ class SyncService:
         config: SyncConfig | None = None,
         clock: Callable[[], int] = _now_ms,
         pictures: PictureSync | None = None,
+        outbox_poll_s: float = OUTBOX_POLL_S,
     ) -> None:
         self.store, self.uplink = store, uplink
         self.thing, self.site = thing, site
@@ -124,6 +131,9 @@ class SyncService:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-store")
         self._local: aiomqtt.Client | None = None
         self._outbox_dirty = True
+        self.outbox_poll_s = outbox_poll_s
+        self._polled_at = 0.0
+        self.local_events: dict[str, int] = {}  # what came from the edge broker, by topic
         # Cursors the Router confirmed, written at the next tick: one fsync for a
         # burst, not one per message (a cursor behind only means a re-fetch).
         self._unsaved: dict[str, int] = {}
@@ -147,6 +157,7 @@ class SyncService:
         revision_cursors = await self._store(self.store.revision_cursors)
         self.core = SyncCore(self.config, cursors, secrets.token_hex(3), revision_cursors)
         self.backlog = await self._store(self.store.outbox_stats)
+        self._polled_at = asyncio.get_running_loop().time()  # read at start (_outbox_dirty)
         tasks = [
             asyncio.create_task(self._local_link(), name="sync-local"),
             asyncio.create_task(self._ticker(), name="sync-tick"),
@@ -177,8 +188,9 @@ class SyncService:
                     identifier=SYNC_CLIENT_ID, protocol=aiomqtt.ProtocolVersion.V5, keepalive=30,
                 ) as client:  # fmt: skip
                     await client.subscribe(topics.SYNC_STORED, qos=1)
-                    await client.subscribe(f"{topics.ROOT}/pub/+", qos=0)  # a local message: the outbox grew
+                    await client.subscribe(topics.SYNC_OUTBOX, qos=1)  # the Router: the outbox grew
                     self._local = client
+                    self._outbox_dirty = True  # a notice sent while we were away is lost
                     self._last_state = None  # publish it again: the broker may have restarted
                     self.ready.set()
                     delay = 0.1
@@ -221,8 +233,12 @@ class SyncService:
                     case _Local(topic=topic, payload=payload):
                         effects = self._on_local(core, topic, payload, now)
                     case _Tick():
+                        timeouts = core.counters.timeouts
                         effects = core.tick(now)
-                        self._outbox_dirty = True  # cheap insurance against a missed wake-up
+                        now_s, resend = asyncio.get_running_loop().time(), core.counters.timeouts != timeouts
+                        if resend or now_s - self._polled_at >= self.outbox_poll_s:
+                            self._outbox_dirty = True  # unanswered batches go again; or the insurance
+                            self._polled_at = now_s
                     case _Flush():
                         self._flush_due = False
                 if isinstance(event, _Flush) or core.buffered >= FLUSH_AT:
@@ -240,11 +256,10 @@ class SyncService:
                 log.exception("sync: failed on %s", type(event).__name__)
 
     def _on_local(self, core: SyncCore, topic: str, payload: bytes, now: int) -> list[Effect]:
+        self.local_events[topic] = self.local_events.get(topic, 0) + 1
         if topic == topics.SYNC_STORED:
             return core.on_router(_json(payload), now)
-        body = _json(payload)
-        local_types = ("message", "messageEdited", "messageRemoved")  # made here: the outbox grew
-        if isinstance(body, dict) and body.get("type") in local_types and body.get("site") == self.site:
+        if topic == topics.SYNC_OUTBOX:  # whatever it says: read the outbox (its counts are for people)
             self._outbox_dirty = True
         return []
 
@@ -395,7 +410,8 @@ class SyncService:
         cursors = {r: s.cursor for r, s in core.rooms.items()}
         status = {**state, "pid": os.getpid(), "thing": self.thing, "inFlight": core.in_flight,
                   "counters": asdict(core.counters), "cursors": cursors,
-                  "revisionCursors": {r: s.cursor for r, s in core.revs.items()}}  # fmt: skip
+                  "revisionCursors": {r: s.cursor for r, s in core.revs.items()},
+                  "localEvents": dict(self.local_events)}  # fmt: skip
         status["pictures"] = self.pictures.status() if self.pictures else pictures_off("no bucket set")
         try:
             self.status_path.parent.mkdir(parents=True, exist_ok=True)
