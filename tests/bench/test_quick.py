@@ -101,6 +101,14 @@ def check_router_cpu(r):
     assert step["routerCpuMsPerMessage"] > 0
 
 
+def check_labeler_cost(r):
+    assert set(r["median"]) >= {"off", "on"}
+    for name, steps in r["runs"].items():
+        assert steps, name
+        assert all(s["deliveredFraction"] == 1.0 and s["stored"] >= s["sent"] > 0 for s in steps), name
+        assert r["median"][name] > 0
+
+
 def check_sync_pictures(r):
     n = r["config"]["pictures"]
     assert n > 0 and r["bare"]["perS"] > 0 and r["sync"]["perS"] > 0 and r["ratio"] > 0

@@ -6,7 +6,7 @@ Each scenario is a module (``-`` in its name is ``_`` in the module's name) with
 
 SCENARIOS = (
     "startup", "store", "latency", "fanout", "connections", "memory", "labeler", "stream", "sync-drain",
-    "lifecycle", "router-cpu", "sync-pictures",
+    "lifecycle", "router-cpu", "labeler-cost", "sync-pictures",
 )  # fmt: skip
 # Too long for `all` (30 minutes): run on their own.
 LONG_SCENARIOS = ("soak",)

@@ -37,36 +37,42 @@ def _router_stats(stack: Stack) -> dict[str, Any]:
 
 def run(work: Path, quick: bool) -> dict[str, Any]:
     cfg = QUICK if quick else FULL
+    with Stack(work / "router-cpu") as stack:
+        steps = measure(stack, cfg)
+    return {"config": asdict(cfg), "steps": steps}
+
+
+def measure(stack: Stack, cfg: Config) -> list[dict[str, Any]]:
+    """Each of ``cfg.rates`` in turn through a running stack: CPU per stored message."""
     rooms = clients.rooms(cfg.rooms)
     steps: list[dict[str, Any]] = []
-    with Stack(work / "router-cpu") as stack:
-        subs = clients.spread(clients.subscribers(stack, rooms, cfg.subs_per_room), cfg.sub_workers)
-        chat = clients.chat_publishers(stack, rooms, cfg.publishers)
-        specs = clients.specs(subs, "raw") + clients.specs([chat], "edgechat")
-        with Workers(specs) as workers:
-            workers.warm_up([len(subs)])
-            for step, rate in enumerate(cfg.rates):
-                cpu0, stats0 = stack.cpu(), _router_stats(stack)
-                r = workers.step(step, rate, cfg.step_s, [len(subs)])
-                cpu1, stats1 = stack.cpu(), _router_stats(stack)
-                cpu = {k: round(cpu1.get(k, 0) - v, 3) for k, v in cpu0.items()}
-                router_s = sum(v for k, v in cpu.items() if k.startswith("python"))
-                stored = stats1["stored"] - stats0["stored"]
-                batches = stats1["batches"] - stats0["batches"]
-                steps.append({
-                    "rate": rate,
-                    "sent": r.sent,
-                    "stored": stored,
-                    "batches": batches,
-                    "deliveredFraction": round(len(r.latency_ns) / (r.sent * cfg.subs_per_room), 4),
-                    "deliveryMs": summary_ms(r.latency_ns),
-                    "cpuS": cpu,
-                    "routerCpuMsPerMessage": round(1000 * router_s / stored, 3) if stored else None,
-                    "mosquittoCpuMsPerMessage": round(
-                        1000 * sum(v for k, v in cpu.items() if k.startswith("mosquitto")) / stored, 3
-                    ) if stored else None,
-                })  # fmt: skip
-    return {"config": asdict(cfg), "steps": steps}
+    subs = clients.spread(clients.subscribers(stack, rooms, cfg.subs_per_room), cfg.sub_workers)
+    chat = clients.chat_publishers(stack, rooms, cfg.publishers)
+    specs = clients.specs(subs, "raw") + clients.specs([chat], "edgechat")
+    with Workers(specs) as workers:
+        workers.warm_up([len(subs)])
+        for step, rate in enumerate(cfg.rates):
+            cpu0, stats0 = stack.cpu(), _router_stats(stack)
+            r = workers.step(step, rate, cfg.step_s, [len(subs)])
+            cpu1, stats1 = stack.cpu(), _router_stats(stack)
+            cpu = {k: round(cpu1.get(k, 0) - v, 3) for k, v in cpu0.items()}
+            router_s = sum(v for k, v in cpu.items() if k.startswith("python"))
+            stored = stats1["stored"] - stats0["stored"]
+            batches = stats1["batches"] - stats0["batches"]
+            steps.append({
+                "rate": rate,
+                "sent": r.sent,
+                "stored": stored,
+                "batches": batches,
+                "deliveredFraction": round(len(r.latency_ns) / (r.sent * cfg.subs_per_room), 4),
+                "deliveryMs": summary_ms(r.latency_ns),
+                "cpuS": cpu,
+                "routerCpuMsPerMessage": round(1000 * router_s / stored, 3) if stored else None,
+                "mosquittoCpuMsPerMessage": round(
+                    1000 * sum(v for k, v in cpu.items() if k.startswith("mosquitto")) / stored, 3
+                ) if stored else None,
+            })  # fmt: skip
+    return steps
 
 
 def render(result: dict[str, Any]) -> str:

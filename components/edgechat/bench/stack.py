@@ -74,8 +74,16 @@ def proc_name(pid: int) -> str:
 class Stack:
     """``with Stack(data_dir) as stack:``: edgechat runs inside the block."""
 
-    def __init__(self, data_dir: Path, *, extra: dict[str, Any] | None = None, ready_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        extra: dict[str, Any] | None = None,
+        ready_s: float = 30.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
+        self.env = env  # added to the child's environment (e.g. PYTHONPATH: another version of the code)
         self.ready_s = ready_s
         self.mqtt_port, self.ws_port = free_port(), free_port()
         self.http_port, self.internal_port = free_port(), free_port()
@@ -111,7 +119,8 @@ class Stack:
         log = open(self.data_dir / "edgechat.log", "ab")  # noqa: SIM115 - handed to the child
         t0 = time.perf_counter()
         try:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+            env = {**os.environ, **self.env} if self.env else None
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         finally:
             log.close()
         assert self.proc.stdout is not None

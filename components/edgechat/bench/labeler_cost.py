@@ -1,0 +1,76 @@
+"""labeler-cost: what the in-process Labeler costs the Router's process per chat
+message (``edgechat up`` runs both in one Python process).
+
+router-cpu's measurement (bench/router_cpu.py: text messages, CPU from /proc)
+through stacks with the Labeler off and on, interleaved round by round on the
+shared machine.  With ``EDGECHAT_BENCH_BASELINE`` set to another checkout's
+``components`` directory, each round also runs that version with the Labeler
+on (its code first on the child's PYTHONPATH): an A/B of two versions in one
+run (docs/performance.md)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from edgechat.bench import router_cpu
+from edgechat.bench.report import table
+from edgechat.bench.router_cpu import Config, measure
+from edgechat.bench.stack import Stack
+
+BASELINE_ENV = "EDGECHAT_BENCH_BASELINE"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    rounds: int
+    load: Config
+
+
+FULL = Plan(rounds=3, load=Config(rooms=10, subs_per_room=10, publishers=10, rates=(500,), step_s=10.0))
+QUICK = Plan(rounds=1, load=router_cpu.QUICK)
+
+
+def variants() -> dict[str, tuple[bool, dict[str, str] | None]]:
+    """name -> (labeler on, extra environment for the child)."""
+    out: dict[str, tuple[bool, dict[str, str] | None]] = {"off": (False, None), "on": (True, None)}
+    baseline = os.environ.get(BASELINE_ENV)
+    if baseline:
+        out["on, baseline"] = (True, {"PYTHONPATH": str(Path(baseline).resolve())})
+    return out
+
+
+def run(work: Path, quick: bool) -> dict[str, Any]:
+    plan = QUICK if quick else FULL
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants()}
+    for round_no in range(plan.rounds):
+        for name, (labeler, env) in variants().items():
+            data_dir = work / f"{round_no}-{name.replace(', ', '-')}"
+            with Stack(data_dir, extra={"labeler": labeler}, env=env) as stack:
+                runs[name] += measure(stack, plan.load)
+    per_message = {
+        name: [s["routerCpuMsPerMessage"] for s in steps if s["routerCpuMsPerMessage"] is not None]
+        for name, steps in runs.items()
+    }
+    medians = {name: round(statistics.median(v), 3) if v else None for name, v in per_message.items()}
+    off = medians["off"]
+    return {
+        "config": asdict(plan),
+        "baseline": os.environ.get(BASELINE_ENV),
+        "runs": runs,
+        "routerCpuMsPerMessage": per_message,
+        "median": medians,
+        "ratioToOff": {k: round(v / off, 2) if v and off else None for k, v in medians.items()},
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    rows = [
+        [name, ", ".join(f"{x:.3f}" for x in values), result["median"][name], result["ratioToOff"][name]]
+        for name, values in result["routerCpuMsPerMessage"].items()
+    ]
+    return table("labeler-cost (Router process CPU per message)",
+                 ["labeler", "per round ms/msg", "median ms/msg", "x labeler off"], rows)  # fmt: skip
