@@ -296,7 +296,7 @@ def test_payloads_in_every_newer_field_render_as_text_and_run_nothing(open_tab, 
             {"type": "labels", "room": room, "messageId": ids[0], "picture": sha, "labels": labels}, pub
         )
         page.wait_for_function(
-            "([sha, alt]) => document.querySelector(`#messages img[data-sha='${sha}']`).alt === alt",
+            "([sha, alt]) => document.querySelector(`#messages img[data-sha='${sha}']`)?.alt === alt",
             arg=[sha, "Picture: " + ", ".join(PAYLOADS[:5])],
         )
         page.evaluate(
@@ -320,7 +320,7 @@ def test_payloads_in_every_newer_field_render_as_text_and_run_nothing(open_tab, 
         for chunk in chunks:  # an announcement is at most 1000 characters
             system.send({"type": "announcement", "room": room, "text": chunk, "ts": now, "nick": chunk}, pub)
             page.wait_for_function(
-                "t => document.querySelector('#pinned .pinned-text').textContent === t", arg=chunk
+                "t => document.querySelector('#pinned .pinned-text')?.textContent === t", arg=chunk
             )
             assert page.evaluate(OFFENDERS, [REGIONS, MARKUP, scripts]) == []
         page.wait_for_function(
