@@ -31,8 +31,14 @@ def edge(tmp_path_factory):
 
 @pytest.fixture
 def labeler(edge, offline, tmp_path) -> Iterator[LabelerService]:
+    with running_labeler(edge, CachedProvider(offline, LabelCache(tmp_path / "labels.db"))) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def running_labeler(edge, provider: CachedProvider) -> Iterator[LabelerService]:
     service = LabelerService(
-        CachedProvider(offline, LabelCache(tmp_path / "labels.db")),
+        provider,
         PictureStore.in_data_dir(edge.data_dir),
         host="127.0.0.1",
         port=edge.internal_port,
@@ -52,10 +58,12 @@ def labeler(edge, offline, tmp_path) -> Iterator[LabelerService]:
     while not service.ready.is_set():
         assert loop.time() < deadline, "the labeler did not connect"
         threading.Event().wait(0.05)
-    yield service
-    loop.call_soon_threadsafe(task.cancel)
-    thread.join(10)
-    loop.close()
+    try:
+        yield service
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(10)
+        loop.close()
 
 
 def test_a_picture_message_gets_labels_and_a_tag_cloud(edge, labeler, photos) -> None:
@@ -136,3 +144,30 @@ def test_labels_are_stored_by_the_router_and_come_back_in_history(edge, labeler,
         poster.close()
         if late is not None:
             late.close()
+
+
+def test_a_picture_posted_while_the_labeler_is_down_is_labelled_when_it_returns(
+    edge, offline, photos, tmp_path
+) -> None:
+    """The Labeler's session is persistent: the broker keeps the Router's
+    notices for it while it is away (before, such a picture was never labelled)."""
+    stored = accept(photos["astronaut"], PictureStore.in_data_dir(edge.data_dir))
+    provider = CachedProvider(offline, LabelCache(tmp_path / "labels.db"))
+    with running_labeler(edge, provider):
+        pass  # its session (and subscription) now exist in the broker
+    creds = edge.credentials("while-away")
+    poster = ChatClient(edge.mqtt_port, creds["username"], creds["password"])
+    assert poster.connect() == 0
+    poster.subscribe(f"chat/in/{creds['username']}", "chat/pub/garden")
+    try:
+        message = {"type": "message", "id": "01PICTURE0000000000000004", "room": "garden",
+                   "attachments": [stored.picture.to_json()]}  # fmt: skip
+        poster.send(message)
+        poster.wait_for(lambda t, b: isinstance(b, dict) and b.get("type") == "ack", 10)
+        with running_labeler(edge, provider) as service:
+            ((_, labels),) = poster.wait_for(lambda t, b: b.get("type") == "labels", 30)
+            assert labels["messageId"] == message["id"] and labels["picture"] == stored.picture.sha256
+            assert service.heard == 1 and service.labelled == 1
+    finally:
+        poster.close()
+        provider.cache.close()
