@@ -85,6 +85,10 @@ def check_sync_drain(r):
     assert r["drain"]["messages"] == r["direct"]["messages"] == n
     assert 0 < r["drain"]["firstAfterS"] <= r["drain"]["seconds"] <= r["drain"]["outboxEmptyS"]
     assert r["drain"]["perS"] > 0 and r["direct"]["perS"] > 0 and r["ratio"] > 0
+    live = r["live"]
+    assert live["perS"] > 0 and {"up", "sync", "broker"} <= set(live["cpuMsPerMsg"])
+    # Sync hears the Router's notices and answers, never the room broadcasts
+    assert set(live["syncLocalEvents"]) <= {"edgechat/sync/outbox", "edgechat/sync/stored"}
 
 
 def check_lifecycle(r):

@@ -10,7 +10,11 @@ real ones):
    the edge: stored, queued in the outbox); the link is restored; the clock
    runs until the cloud has announced all N on ``chat/pub`` (and, apart, until
    the edge's outbox is empty).
-2. **direct**: with the edge cut off again, a paho client acting as a core
+2. **live**: with the link up, the client sends M more messages at full speed
+   (a connected site: each goes up as it is made); the CPU seconds of the
+   ``edgechat up`` process (Router, Web, Stream), the Sync child and the broker
+   from the first send until the cloud announced all M, per message.
+3. **direct**: with the edge cut off again, a paho client acting as a core
    publishes N other messages of the same shape straight to ``sync/<thing>/up``,
    in batches of the edge's size with the edge's in-flight window, until all N
    are announced.
@@ -33,7 +37,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edgechat.bench import report
-from edgechat.bench.stack import Stack
+from edgechat.bench.stack import Stack, cpu_seconds, descendants
 from edgechat.cloud.local.child import LocalCloud
 from edgechat.core.clock import Hlc, order_key
 from edgechat.faults import LinkProxy
@@ -94,7 +98,7 @@ def watch_cloud(cloud: LocalCloud, site: str) -> tuple[mqtt.Client, Counter]:
     return c, counter
 
 
-def fill_edge(stack: Stack, n: int) -> float:
+def fill_edge(stack: Stack, n: int, prefix: str = "drain") -> float:
     """Send ``n`` messages to the edge as one client; returns seconds until all acked."""
     cred = stack.credentials(1)[0]
     acks = Counter()
@@ -112,7 +116,7 @@ def fill_edge(stack: Stack, n: int) -> float:
     t0 = time.perf_counter()
     for i in range(n):
         room = ROOMS[i % len(ROOMS)]
-        body = {"type": "message", "id": f"drain{i:08d}", "room": room, "text": TEXT}
+        body = {"type": "message", "id": f"{prefix}{i:08d}", "room": room, "text": TEXT}
         c.publish(out, json.dumps(body), qos=1)
         if i % 200 == 199:
             acks.wait(i - 400, 60, "edge acks")  # keep at most ~400 unanswered
@@ -139,6 +143,52 @@ def wait_backlog(stack: Stack, want: Callable[[int], bool], timeout_s: float) ->
         if time.monotonic() > deadline:
             raise TimeoutError(f"edge backlog {backlog} after {timeout_s} s")
         time.sleep(0.05)
+
+
+def _processes(stack: Stack) -> dict[str, int]:
+    """The pids that matter here: ``edgechat up`` itself, its Sync child, the broker."""
+    out = {"up": stack.pid}
+    for pid in descendants(stack.pid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"edgechat.sync" in cmd:
+            out["sync"] = pid
+        elif b"mosquitto" in cmd:
+            out["broker"] = pid
+    return out
+
+
+class CpuMeter:
+    """CPU seconds each of the stack's processes spent since it was made."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.pids = _processes(stack)
+        self.start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def per_message(self, n: int) -> dict[str, float]:
+        spent = {name: cpu_seconds(pid) - self.start[name] for name, pid in self.pids.items()}
+        return {name: round(1000 * s / n, 3) for name, s in spent.items()}
+
+
+def live_cost(stack: Stack, cloud: LocalCloud, n: int) -> dict[str, Any]:
+    """A connected site: ``n`` messages said at the edge go up as they are made;
+    CPU milliseconds per message of each process until the cloud announced all."""
+    watcher, seen = watch_cloud(cloud, "site-a")
+    cpu = CpuMeter(stack)
+    t0 = time.perf_counter()
+    fill_edge(stack, n, prefix="live")
+    seen.wait(n, 300, "live: messages announced by the cloud")
+    took = time.perf_counter() - t0
+    watcher.disconnect()
+    watcher.loop_stop()
+    status = sync_status(stack)
+    return {
+        "messages": n, "seconds": round(took, 3), "perS": round(n / took, 1),
+        "cpuMsPerMsg": cpu.per_message(n),
+        "syncLocalEvents": status.get("localEvents"),  # absent before edgechat/sync/outbox
+    }  # fmt: skip
 
 
 def direct_batches(thing: str, n: int, batch: int) -> list[bytes]:
@@ -182,13 +232,18 @@ def feed_direct(cloud: LocalCloud, thing: str, n: int, config: SyncConfig) -> di
 
 def run(work_dir: Path, quick: bool) -> dict[str, Any]:
     n = 500 if quick else 10_000
+    n_live = 500 if quick else 5_000
     config = SyncConfig()
     with LocalCloud(work_dir / "cloud", store="memory") as cloud, LinkProxy(cloud.mqtts) as proxy:
         proxy.cut()
         extra = {"site_id": "site-a", **cloud.sync_settings("site-a", f"mqtts://127.0.0.1:{proxy.port}")}
         with Stack(work_dir / "edge", extra=extra) as stack:
+            wait_backlog(stack, lambda b: b == 0, 60)  # Sync is up: its start is not counted below
+            fill_cpu = CpuMeter(stack)
             fill_s = fill_edge(stack, n)
             wait_backlog(stack, lambda b: b >= n, 60)
+            fill_cpu_ms = fill_cpu.per_message(n)  # the link cut, Sync configured
+            drain_cpu = CpuMeter(stack)
             watcher, seen = watch_cloud(cloud, "site-a")
             t0 = time.perf_counter()
             proxy.restore()
@@ -199,27 +254,34 @@ def run(work_dir: Path, quick: bool) -> dict[str, Any]:
             flowing_s = (seen.last_ns - seen.first_ns) / 1e9
             wait_backlog(stack, lambda b: b == 0, 120)
             empty_s = time.perf_counter() - t0
+            drain_cpu_ms = drain_cpu.per_message(n)
             watcher.disconnect()
             watcher.loop_stop()
+            live = live_cost(stack, cloud, n_live)
             proxy.cut()  # the edge stays out of the direct half
             direct = feed_direct(cloud, "bench-direct", n, config)
     drain = {
         "messages": n, "fillS": round(fill_s, 3), "seconds": round(drain_s, 3), "perS": round(n / drain_s, 1),
         "outboxEmptyS": round(empty_s, 3), "firstAfterS": round(reconnect_s, 3),
-        "flowingPerS": round(n / flowing_s, 1),
+        "flowingPerS": round(n / flowing_s, 1), "fillCpuMsPerMsg": fill_cpu_ms, "cpuMsPerMsg": drain_cpu_ms,
     }  # fmt: skip
     return {
         "config": {"messages": n, "batchSize": config.batch_size, "maxInFlight": config.max_in_flight,
                    "cloudStore": "memory", "rooms": len(ROOMS)},
         "drain": drain,
+        "live": live,
         "direct": direct,
         "ratio": round(drain["perS"] / direct["perS"], 3),
         "flowingRatio": round(drain["flowingPerS"] / direct["perS"], 3),
     }  # fmt: skip
 
 
+def _cpu(per_process: dict[str, float]) -> str:
+    return ", ".join(f"{name} {ms}" for name, ms in per_process.items())
+
+
 def render(r: dict[str, Any]) -> str:
-    d, x = r["drain"], r["direct"]
+    d, x, lv = r["drain"], r["direct"], r["live"]
     rows = [
         ("edge backlog drained (announced by the cloud)", d["messages"], d["seconds"], d["perS"]),
         ("fed directly to sync/<thing>/up", x["messages"], x["seconds"], x["perS"]),
@@ -229,4 +291,8 @@ def render(r: dict[str, Any]) -> str:
         f"ratio drain/direct: {r['ratio']:.2f} from the restore; {r['flowingRatio']:.2f} once flowing "
         f"(first message {d['firstAfterS']} s after the restore, then {d['flowingPerS']} msg/s)",
         f"edge outbox empty {d['outboxEmptyS']} s after the restore; filling the edge took {d['fillS']} s",
+        f"CPU ms/message filling (link cut): {_cpu(d['fillCpuMsPerMsg'])}",
+        f"CPU ms/message draining: {_cpu(d['cpuMsPerMsg'])}",
+        f"connected site, {lv['messages']} messages said at the edge: {lv['perS']} msg/s up; "
+        f"CPU ms/message {_cpu(lv['cpuMsPerMsg'])}",
     ])  # fmt: skip
