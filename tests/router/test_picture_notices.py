@@ -70,7 +70,10 @@ def test_only_messages_with_pictures_are_announced_to_the_labeler(tmp_path) -> N
             last = "01LOCAL000000000000000009"
             listener.wait_for(lambda t, b: t == PICTURES_TOPIC and b.get("messageId") == last)
             assert [b["messageId"] for t, b in listener.received if t == PICTURES_TOPIC] == [
-                "01LOCAL000000000000000001", "remotepicture1", "01LOCAL000000000000000009"]
+                "01LOCAL000000000000000001",
+                "remotepicture1",
+                "01LOCAL000000000000000009",
+            ]
         finally:
             alice.close()
             listener.close()
