@@ -57,6 +57,7 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
     }
     medians = {name: round(statistics.median(v), 3) if v else None for name, v in per_message.items()}
     off = medians["off"]
+    net, per_commit = net_of_commits(runs)
     return {
         "config": asdict(plan),
         "baseline": os.environ.get(BASELINE_ENV),
@@ -64,15 +65,51 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
         "routerCpuMsPerMessage": per_message,
         "median": medians,
         "ratioToOff": {k: round(v / off, 2) if v and off else None for k, v in medians.items()},
+        "netOfCommitsMsPerMessage": net,
+        "perCommitMs": per_commit,
     }
+
+
+def net_of_commits(runs: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, float | None], float | None]:
+    """CPU per message with the commits' share taken out.  The same load costs
+    less per message when the Router falls behind (larger commits), and how far
+    behind depends on the rest of the machine; so fit, over every round,
+    ``cpu = a[variant] * messages + b * commits`` (least squares, one ``b``
+    shared by all variants) and report each ``a`` (ms) and ``b``."""
+    pts = {
+        name: [(s["stored"], s["batches"], sum(v for k, v in s["cpuS"].items() if k.startswith("python")))
+               for s in steps if s["stored"]]
+        for name, steps in runs.items()
+    }  # fmt: skip
+    num = den = 0.0
+    for rows in pts.values():  # for a fixed b each a is a 1-D fit; b then solves one equation
+        mm = sum(m * m for m, _, _ in rows)
+        if not mm:
+            continue
+        mc, my = sum(m * c for m, c, _ in rows), sum(m * y for m, _, y in rows)
+        num += sum(c * y for _, c, y in rows) - mc * my / mm
+        den += sum(c * c for _, c, _ in rows) - mc * mc / mm
+    if not den:
+        return dict.fromkeys(pts), None
+    b = num / den
+    net = {
+        name: round(1000 * sum(m * (y - b * c) for m, c, y in rows) / sum(m * m for m, _, _ in rows), 3)
+        if rows else None
+        for name, rows in pts.items()
+    }  # fmt: skip
+    return net, round(1000 * b, 3)
 
 
 def render(result: dict[str, Any]) -> str:
     # CPU per message falls as commits grow larger under load: the commits show how comparable rounds are.
     rows = [
         [name, ", ".join(f"{s['routerCpuMsPerMessage']:.3f} ({s['batches']})" for s in steps if s["stored"]),
-         result["median"][name], result["ratioToOff"][name]]
+         result["median"][name], result["ratioToOff"][name], result["netOfCommitsMsPerMessage"][name]]
         for name, steps in result["runs"].items()
     ]  # fmt: skip
-    header = ["labeler", "per round ms/msg (commits)", "median ms/msg", "x labeler off"]
-    return table("labeler-cost (Router process CPU per message)", header, rows)
+    header = ["labeler", "per round ms/msg (commits)", "median ms/msg", "x labeler off", "net of commits"]
+    per_commit = result["perCommitMs"]
+    title = "labeler-cost (Router process CPU per message" + (
+        f"; {per_commit} ms per commit)" if per_commit is not None else ")"
+    )
+    return table(title, header, rows)
