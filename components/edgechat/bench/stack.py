@@ -87,8 +87,8 @@ class Stack:
         self.ready_s = ready_s
         self.mqtt_port, self.ws_port = free_port(), free_port()
         self.http_port, self.internal_port = free_port(), free_port()
-        # The Labeler is measured apart (`edgechat bench labeler`): in `edgechat
-        # up` it would take every broadcast through paho in the Router's process.
+        # The Labeler is measured apart (`edgechat bench labeler`; what it costs
+        # the Router's process in `edgechat up`: `edgechat bench labeler-cost`).
         self.config = {"rate": {"per_second": 0, "burst": 1}, "labeler": False, **(extra or {})}
         self.proc: subprocess.Popen[str] | None = None
         self.startup_s = 0.0
