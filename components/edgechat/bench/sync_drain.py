@@ -255,6 +255,7 @@ def run(work_dir: Path, quick: bool) -> dict[str, Any]:
             wait_backlog(stack, lambda b: b == 0, 120)
             empty_s = time.perf_counter() - t0
             drain_cpu_ms = drain_cpu.per_message(n)
+            counters = sync_status(stack).get("counters")  # backfills, timeouts, the last ack's round trip
             watcher.disconnect()
             watcher.loop_stop()
             live = live_cost(stack, cloud, n_live)
@@ -264,6 +265,7 @@ def run(work_dir: Path, quick: bool) -> dict[str, Any]:
         "messages": n, "fillS": round(fill_s, 3), "seconds": round(drain_s, 3), "perS": round(n / drain_s, 1),
         "outboxEmptyS": round(empty_s, 3), "firstAfterS": round(reconnect_s, 3),
         "flowingPerS": round(n / flowing_s, 1), "fillCpuMsPerMsg": fill_cpu_ms, "cpuMsPerMsg": drain_cpu_ms,
+        "syncCounters": counters,
     }  # fmt: skip
     return {
         "config": {"messages": n, "batchSize": config.batch_size, "maxInFlight": config.max_in_flight,
