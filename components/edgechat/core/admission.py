@@ -97,15 +97,14 @@ def admit(
     bans: Iterable[AddressBan],
     issued: Mapping[str, str],
     live: Container[str],
-    in_flight: int,
     max_sessions: int,
 ) -> Refused | None:
-    """None if ``address`` may have a new session now.  ``in_flight``: other
-    sessions being issued to it at this moment (not yet in ``issued``)."""
+    """None if ``address`` may have a new session now (the caller issues one
+    session per address at a time, so ``issued`` and ``live`` are complete)."""
     until = banned_until(bans, address, now_ms)
     if until is not None:
         return Refused(ErrorCode.BANNED, "a moderator banned this device from the chat", until_ms=until)
-    held = live_sessions(issued, live, address) + in_flight
+    held = live_sessions(issued, live, address)
     if held >= max_sessions:
         return Refused(
             ErrorCode.TOO_MANY_SESSIONS,

@@ -4,9 +4,10 @@ whether an address may have a new session now."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from edgechat.broker.bans import bans_path, read_bans
 from edgechat.broker.credentials import issued_addresses, live_client_ids
@@ -22,25 +23,28 @@ class Admission:
     def __init__(self, settings: Settings, wall_clock: Callable[[], int] = _wall_ms) -> None:
         self.settings = settings
         self.wall_clock = wall_clock
-        self._in_flight: dict[str, int] = {}
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}  # address -> (lock, users)
 
-    @contextmanager
-    def issuing(self, address: str) -> Iterator[int]:
-        """Count a session being issued to ``address`` while the block runs;
-        yields how many others were already under way (so concurrent requests
-        cannot all slip under the limit)."""
-        others = self._in_flight.get(address, 0)
-        self._in_flight[address] = others + 1
+    @asynccontextmanager
+    async def issuing(self, address: str) -> AsyncIterator[None]:
+        """One session at a time per address, from the check until its
+        credential is on file, so concurrent requests cannot all slip under
+        the limit.  (Counting requests under way instead counted one twice
+        while the broker reloaded: its credential was on file already, and a
+        session under the limit was refused.)"""
+        lock, users = self._turns.get(address) or (asyncio.Lock(), 0)
+        self._turns[address] = (lock, users + 1)
         try:
-            yield others
+            async with lock:
+                yield
         finally:
-            left = self._in_flight[address] - 1
-            if left:
-                self._in_flight[address] = left
+            lock, users = self._turns[address]
+            if users > 1:
+                self._turns[address] = (lock, users - 1)
             else:
-                del self._in_flight[address]
+                del self._turns[address]
 
-    def check(self, address: str, in_flight: int) -> Refused | None:
+    def check(self, address: str) -> Refused | None:
         """Blocking (reads small files): run it in a thread."""
         now_ms = self.wall_clock()
         return admit(
@@ -49,6 +53,5 @@ class Admission:
             bans=read_bans(bans_path(self.settings)),
             issued=issued_addresses(self.settings),
             live=live_client_ids(self.settings, now_ms),
-            in_flight=in_flight,
             max_sessions=self.settings.max_sessions_per_address,
         )

@@ -117,9 +117,9 @@ async def new_session(request: web.Request) -> web.StreamResponse:
         )
     address = request.remote or "?"
     admission = request.app[ADMISSION]
-    with admission.issuing(address) as others:
+    async with admission.issuing(address):
         try:
-            refused = await asyncio.to_thread(admission.check, address, others)
+            refused = await asyncio.to_thread(admission.check, address)
             if refused is not None:
                 log.info("session refused to %s: %s", address, refused.code)
                 return _refused(refused)
