@@ -37,8 +37,17 @@ def down_topic(thing: str) -> str:
 CLOUD_PUB_FILTER = "chat/pub/+"
 
 
-def subscriptions(thing: str) -> tuple[str, ...]:
-    return (down_topic(thing), CLOUD_PUB_FILTER)
+def subscriptions(thing: str) -> tuple[tuple[str, int], ...]:
+    """(topic filter, QoS).  Answers to this site's requests at QoS 1; the
+    fan-out at QoS 0.  Every QoS 1 delivery costs a PUBACK, and the CRT's IoT
+    Core flow control (512 KiB/s) charges each one as a 4 KiB I/O message and
+    queues it ahead of our publishes: the fan-out of a draining backlog (each
+    message comes back) then capped the link at ~128 messages/s and held each
+    batch seconds behind the PUBACKs (docs/performance.md, "sync-drain").  QoS 1
+    bought nothing here: a session starts clean, so a disconnect drops what was
+    unacknowledged anyway, and a lost announcement is a seq gap that Sync
+    backfills (sync/core.py)."""
+    return ((down_topic(thing), 1), (CLOUD_PUB_FILTER, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +148,7 @@ class Mqtt5Uplink:
         from awscrt import mqtt5
 
         packet = mqtt5.SubscribePacket(
-            subscriptions=[mqtt5.Subscription(t, mqtt5.QoS.AT_LEAST_ONCE) for t in subscriptions(self.thing)]
+            subscriptions=[mqtt5.Subscription(t, mqtt5.QoS(qos)) for t, qos in subscriptions(self.thing)]
         )
         try:
             suback = await asyncio.wrap_future(self._client.subscribe(packet))
@@ -185,8 +194,8 @@ class IpcUplink:
 
     async def start(self, events: asyncio.Queue[Any]) -> None:
         self._stack = AsyncExitStack()
-        for topic in subscriptions(self.thing):
-            stream = await self._stack.enter_async_context(self.ipc.subscribe_to_iot_core(topic, qos=1))
+        for topic, qos in subscriptions(self.thing):
+            stream = await self._stack.enter_async_context(self.ipc.subscribe_to_iot_core(topic, qos=qos))
             self._readers.append(asyncio.create_task(self._read(stream, events.put_nowait)))
         # The nucleus keeps its own connection and does not say when it drops:
         # Sync's timeouts and its next answer tell (sync/core.py).
