@@ -17,7 +17,7 @@ def test_router_rule_shape():
         "SELECT encode(*, 'base64') AS payload, topic(3) AS clientId, timestamp() AS receivedMs "
         "FROM 'chat/out/+' WHERE clientid() = topic(3)"
     )
-    raw = b'\xff not json'
+    raw = b"\xff not json"
     assert run(stmt, raw, CTX) == {
         "payload": base64.b64encode(raw).decode(), "clientId": "ann", "receivedMs": 1234,
     }  # fmt: skip

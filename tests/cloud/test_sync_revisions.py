@@ -87,8 +87,10 @@ def test_revisions_are_numbered_per_room_once_per_id_and_paged_by_that_number(cl
     assert state["rooms"] == [{"room": "lobby", "lastSeq": 1, "lastRevSeq": 4}]
     (p1,) = _up(cloud, {"type": "revisions", "requestId": "r1", "room": "lobby", "after": 1, "limit": 2})
     assert p1["type"] == "revisionPage" and p1["hasMore"] is True
-    assert [(r["id"], r["revSeq"], r["text"]) for r in p1["revisions"]] == [("e0000002", 2, "edit 2"),
-                                                                          ("e0000003", 3, "edit 3")]
+    assert [(r["id"], r["revSeq"], r["text"]) for r in p1["revisions"]] == [
+        ("e0000002", 2, "edit 2"),
+        ("e0000003", 3, "edit 3"),
+    ]
     (p2,) = _up(cloud, {"type": "revisions", "requestId": "r2", "room": "lobby", "after": 3, "limit": 2})
     assert [r["id"] for r in p2["revisions"]] == ["e0000009"] and p2["hasMore"] is False
     (p3,) = _up(cloud, {"type": "revisions", "requestId": "r3", "room": "lobby", "after": 4})

@@ -57,5 +57,7 @@ def test_cognito_flow_against_the_local_stand_in(moto_url):
              "iotEndpoint": "x-ats.iot.us-east-1.amazonaws.com"}  # fmt: skip
     out = json.loads(_node(f"console.log(JSON.stringify(await m.connectParams({json.dumps(cloud)})))"))
     assert out["clientId"].startswith("us-east-1:")
-    assert out["url"].startswith("wss://x-ats.iot.us-east-1.amazonaws.com/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256")
+    assert out["url"].startswith(
+        "wss://x-ats.iot.us-east-1.amazonaws.com/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    )
     assert "X-Amz-Security-Token=" in out["url"]

@@ -45,4 +45,3 @@ def test_edits_and_deletes_made_here_are_announced_once(edge_store):  # noqa: F8
     notice, grew = _grew(edge_store, revise(revision("d2", "m2", DELETE)))
     assert notice == {"type": "outbox", "messages": 0, "revisions": 1} and grew == 0
     assert [item.id for _, item in edge_store.outbox()] == ["e1", "d2"]
-

@@ -88,9 +88,7 @@ class BrokerFiles:
 def render_config(
     settings: Settings, files: BrokerFiles, *, tls: CertificatePair | None = None, run_as_root: bool = False
 ) -> str:
-    client_tls = (
-        f"certfile {tls.cert}\nkeyfile {tls.key}\ntls_version tlsv1.2\n" if tls is not None else ""
-    )
+    client_tls = f"certfile {tls.cert}\nkeyfile {tls.key}\ntls_version tlsv1.2\n" if tls is not None else ""
     client_auth = client_tls + (
         "allow_anonymous false\n"
         f"password_file {files.client_passwords}\n"

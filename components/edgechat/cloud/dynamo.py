@@ -89,8 +89,6 @@ def from_item(item: dict[str, Any]) -> Message:
     )  # fmt: skip
 
 
-
-
 class DynamoStore(DynamoLifecycle):
     """``client`` is a boto3 DynamoDB client; ``retention_s`` sets each item's TTL."""
 

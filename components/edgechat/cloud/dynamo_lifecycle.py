@@ -44,8 +44,6 @@ MAX_ATTEMPTS: Final = 10
 _REV_DIGITS: Final = 12
 
 
-
-
 def _rev_item(r: Revision) -> dict[str, Any]:
     return {
         "pk": f"rev#{r.id}", "sk": "rev", "id": r.id, "target": r.target, "room": r.room, "kind": r.kind,

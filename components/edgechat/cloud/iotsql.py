@@ -102,7 +102,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise SqlError(f"cannot read SQL at {text[pos:pos + 20]!r}")
+            raise SqlError(f"cannot read SQL at {text[pos : pos + 20]!r}")
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
         pos = m.end()

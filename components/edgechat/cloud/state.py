@@ -31,8 +31,6 @@ from edgechat.core.router import Router, Session
 SESSION_TTL_S: Final = 24 * 3600  # DynamoDB forgets sessions idle for a day
 
 
-
-
 @dataclass
 class Snapshot:
     """What one request loaded, with the versions to save against."""

@@ -128,9 +128,7 @@ class Ledger:
         self._db.close()
 
 
-def upload_pending(
-    attachments: Iterable[Attachment], s3: S3Pictures, ledger: Ledger
-) -> UploadPlan:
+def upload_pending(attachments: Iterable[Attachment], s3: S3Pictures, ledger: Ledger) -> UploadPlan:
     """What Sync calls before sending a batch: upload what is not up yet, then
     remember it.  Returns the plan it carried out."""
     attached = list(attachments)

@@ -302,4 +302,3 @@ class LeanClient(asyncio.Protocol):
                 self._close()
                 return
             self._write(wire.PINGREQ_PACKET)
-
