@@ -15,9 +15,12 @@ real ones):
    ``edgechat up`` process (Router, Web, Stream), the Sync child and the broker
    from the first send until the cloud announced all M, per message.
 3. **direct**: with the edge cut off again, a paho client acting as a core
-   publishes N other messages of the same shape straight to ``sync/<thing>/up``,
-   in batches of the edge's size with the edge's in-flight window, until all N
-   are announced.
+   (subscribed as Sync is: ``uplink.subscriptions``, so the cloud announces
+   each message to it too) publishes N other messages of the same shape
+   straight to ``sync/<thing>/up``, in batches of the edge's size with the
+   edge's in-flight window, until all N are acked and the watcher has seen
+   them announced, as in the drain.  Without those two subscribers the cloud's
+   broker had half the deliveries to make and the ratio compared unequal work.
 
 The figure is drain rate / direct rate: how close the Sync component gets to
 what the cloud can take; from the restore (reconnect included) and once the
@@ -42,6 +45,7 @@ from edgechat.cloud.local.child import LocalCloud
 from edgechat.core.clock import Hlc, order_key
 from edgechat.faults import LinkProxy
 from edgechat.sync.core import SyncConfig
+from edgechat.sync.uplink import down_topic, subscriptions, up_topic
 
 ROOMS = ("drain-a", "drain-b", "drain-c", "drain-d")
 TEXT = "a message that waited for the link to come back " * 2  # ~100 bytes, like chat
@@ -73,11 +77,12 @@ class Counter:
 OnMessage = Callable[[str, bytes], None]
 
 
-def _connect(c: mqtt.Client, host: str, port: int, topics: list[str], on: OnMessage) -> None:
+def _connect(c: mqtt.Client, host: str, port: int, topics: list[tuple[str, int]], on: OnMessage) -> None:
+    """Connect and subscribe to (topic filter, QoS) pairs; returns once subscribed."""
     ready = threading.Event()
     c.on_message = lambda _c, _u, msg: on(msg.topic, msg.payload)
     c.on_subscribe = lambda *_a: ready.set()
-    c.on_connect = lambda client, *_a: client.subscribe([(t, 1) for t in topics]) if topics else ready.set()
+    c.on_connect = lambda client, *_a: client.subscribe(topics) if topics else ready.set()
     c.connect(host, port, keepalive=60)
     c.loop_start()
     if not ready.wait(20):
@@ -94,7 +99,7 @@ def watch_cloud(cloud: LocalCloud, site: str) -> tuple[mqtt.Client, Counter]:
             counter.add()
 
     c = cloud.core_client(f"watch-{secrets.token_hex(3)}")
-    _connect(c, *cloud.mqtts, ["chat/pub/+"], on)
+    _connect(c, *cloud.mqtts, [("chat/pub/+", 1)], on)
     return c, counter
 
 
@@ -110,7 +115,7 @@ def fill_edge(stack: Stack, n: int, prefix: str = "drain") -> float:
         if b'"type":"ack"' in payload:
             acks.add()
 
-    _connect(c, "127.0.0.1", stack.mqtt_port, [f"chat/in/{cred.username}"], on)
+    _connect(c, "127.0.0.1", stack.mqtt_port, [(f"chat/in/{cred.username}", 1)], on)
     out = f"chat/out/{cred.username}"
     c.publish(out, json.dumps({"type": "hello", "nick": "Bench"}), qos=1)
     t0 = time.perf_counter()
@@ -209,24 +214,27 @@ def direct_batches(thing: str, n: int, batch: int) -> list[bytes]:
 
 def feed_direct(cloud: LocalCloud, thing: str, n: int, config: SyncConfig) -> dict[str, Any]:
     """Publish ``n`` messages as core ``thing`` with the edge's batch size and
-    window; seconds until every batch is acked."""
+    window; seconds until every batch is acked and the watcher saw all ``n``."""
     batches = direct_batches(thing, n, config.batch_size)
     acked = Counter()
 
     def on(topic: str, payload: bytes) -> None:
-        if b'"type":"synced"' in payload:
+        if topic == down_topic(thing) and b'"type":"synced"' in payload:
             acked.add()
 
+    watcher, seen = watch_cloud(cloud, thing)
     c = cloud.core_client(thing)
-    _connect(c, *cloud.mqtts, [f"sync/{thing}/down"], on)
+    _connect(c, *cloud.mqtts, list(subscriptions(thing)), on)
     t0 = time.perf_counter()
     for k, body in enumerate(batches):
         acked.wait(k - config.max_in_flight + 1, 120, "direct acks")
-        c.publish(f"sync/{thing}/up", body, qos=1)
+        c.publish(up_topic(thing), body, qos=1)
     acked.wait(len(batches), 120, "direct acks")
+    seen.wait(n, 120, "direct: messages announced by the cloud")
     took = time.perf_counter() - t0
-    c.disconnect()
-    c.loop_stop()
+    for client in (c, watcher):
+        client.disconnect()
+        client.loop_stop()
     return {"messages": n, "batches": len(batches), "seconds": round(took, 3), "perS": round(n / took, 1)}
 
 
