@@ -29,6 +29,10 @@ from edgechat.web import WebService
 log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 2.0
+# How long the services get to stop once cancelled before the broker goes
+# anyway (aiomqtt's exit waits without a bound for the broker to close the
+# connection; stopping the broker closes it).
+STOP_TIMEOUT_S = 5.0
 
 
 class StartupError(Exception):
@@ -191,8 +195,14 @@ async def run_up(settings: Settings, *, ready_timeout_s: float = 15.0) -> None: 
             await sync.stop()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        done, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S) if tasks else (set(), set())
+        await asyncio.gather(*done, return_exceptions=True)  # their errors were logged where they rose
+        for task in stuck:
+            log.warning("edgechat: %s still stopping after %.0f s", task.get_name(), STOP_TIMEOUT_S)
         await broker.stop()
+        if stuck:  # their connections are gone now
+            late, _ = await asyncio.wait(stuck, timeout=STOP_TIMEOUT_S)
+            await asyncio.gather(*late, return_exceptions=True)
         store.close()
         stream_store.close()
         if labeler is not None:

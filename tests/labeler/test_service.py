@@ -49,7 +49,8 @@ def running_labeler(edge, provider: CachedProvider) -> Iterator[LabelerService]:
     task = loop.create_task(service.run())
 
     def serve() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
+        # RuntimeError: stopped below before the task finished
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
             loop.run_until_complete(task)
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -62,7 +63,11 @@ def running_labeler(edge, provider: CachedProvider) -> Iterator[LabelerService]:
         yield service
     finally:
         loop.call_soon_threadsafe(task.cancel)
-        thread.join(10)
+        thread.join(30)
+        if thread.is_alive():  # aiomqtt's exit waits, unbounded, for the broker to close the connection
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+        assert not thread.is_alive(), "the labeler's loop did not stop"
         loop.close()
 
 
