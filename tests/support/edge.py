@@ -163,7 +163,11 @@ def new_edge(data_dir: Path, settings: dict[str, Any] | None = None) -> Edge:
     if settings is not None:
         config = data_dir.parent / f"{data_dir.name}-settings.json"
         config.write_text(json.dumps(settings))
-    return Edge(data_dir, free_port(), free_port(), free_port(), free_port(), config)
+    ports: list[int] = []
+    while len(ports) < 4:  # four different ones: the kernel may hand out one twice
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    return Edge(data_dir, *ports, config)
 
 
 def start_edge(data_dir: Path, settings: dict[str, Any] | None = None, attempts: int = 3) -> Edge:
@@ -174,7 +178,10 @@ def start_edge(data_dir: Path, settings: dict[str, Any] | None = None, attempts:
         try:
             return edge.start()
         except RuntimeError as exc:
-            taken = any(s in str(exc) for s in ("in use", "cannot listen", "Unable to create"))
+            # The broker says why in its own log, not in the lines the error quotes.
+            logs = [f.read_text(errors="replace") for f in data_dir.rglob("mosquitto.log")]
+            said = "\n".join([*edge.output, *logs, str(exc)])
+            taken = any(s in said for s in ("in use", "cannot listen", "Unable to create"))
             if not taken or attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")

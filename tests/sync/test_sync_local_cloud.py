@@ -286,7 +286,9 @@ def test_an_edit_and_a_delete_made_in_the_cloud_while_the_site_is_cut_off_reach_
                    "the deleted words gone from the store's files")  # fmt: skip
         wait_until(lambda: sync_state(site.edge).get("synced"), 30, "synced", site.edge)
         last = max(r.rev_seq for r in site.table.revisions_after(ROOM, 0, 500)[0])
-        assert sync_state(site.edge)["revisionCursors"][ROOM] == last  # durable progress
+        # durable progress (sync.json is rewritten every few seconds: wait for it)
+        wait_until(lambda: sync_state(site.edge).get("revisionCursors", {}).get(ROOM) == last, 15,
+                   "the revision cursor at the cloud's last revSeq", site.edge)  # fmt: skip
     finally:
         site.proxy.restore()  # a no-op unless a step above failed while cut off
         bob.close()
