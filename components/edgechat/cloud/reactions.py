@@ -36,8 +36,10 @@ def typing_pk(room: str) -> str:
     return f"typing#{room}"
 
 
-def _query(db: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    for got in pages(db.query, **kwargs):
+def _partition(db: Any, table: str, pk: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item under partition key ``pk``, read consistently, page by page."""
+    query = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}}
+    for got in pages(db.query, TableName=table, ConsistentRead=True, **query, **kwargs):
         yield from got["Items"]
 
 
@@ -67,14 +69,7 @@ class DynamoReactions:
     def counts(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for mid in sorted(set(message_ids)):
-            items = _query(
-                self._db,
-                TableName=self.table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": reaction_pk(mid)}},
-                ProjectionExpression="sk",
-                ConsistentRead=True,
-            )
+            items = _partition(self._db, self.table, reaction_pk(mid), ProjectionExpression="sk")
             for item in items:
                 emoji = item["sk"]["S"].split("#", 1)[1]
                 per = out.setdefault(mid, {})
@@ -84,13 +79,7 @@ class DynamoReactions:
     def room_counts(self, room: str, limit: int) -> dict[str, dict[str, int]]:
         """Counts for the ``limit`` messages of ``room`` reacted to most recently
         (the edge's ``room_reactions``); messages left with none are omitted."""
-        items = _query(
-            self._db,
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": room_reactions_pk(room)}},
-            ConsistentRead=True,
-        )
+        items = _partition(self._db, self.table, room_reactions_pk(room))
         recent = sorted(items, key=lambda i: int(i["ts"]["N"]), reverse=True)[:limit]
         return {mid: n for mid, n in self.counts(i["sk"]["S"] for i in recent).items() if n}
 
@@ -124,12 +113,6 @@ class DynamoTyping:
         return self.typing(room, now_ms)
 
     def typing(self, room: str, now_ms: int) -> list[dict[str, Any]]:
-        items = _query(
-            self._db,
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": typing_pk(room)}},
-            ConsistentRead=True,
-        )
+        items = _partition(self._db, self.table, typing_pk(room))
         until = {i["sk"]["S"]: int(i["until"]["N"]) for i in items}
         return [{"clientId": c, "expiresInMs": u - now_ms} for c, u in sorted(until.items()) if u > now_ms]
